@@ -1,0 +1,115 @@
+import Synchronization
+import VoiceCore
+
+/// A clock that moves only when told to, for tests and the simulator.
+///
+/// Work can be scheduled on it at an instant; ``advance(to:)`` runs what falls due, in time
+/// order (and in scheduling order for equal times), moving `now` to each one's instant as it
+/// runs. Async code may also `sleep(until:)` on it: sleepers resume when the clock passes their
+/// deadline.
+public final class ManualClock: VoiceClock, @unchecked Sendable {
+    // @unchecked: all mutable state is behind `state`'s mutex; actions run outside the lock.
+
+    /// A handle to cancel scheduled work.
+    public struct Handle: Hashable, Sendable { let id: UInt64 }
+
+    private struct Entry {
+        var at: VoiceInstant
+        var id: UInt64
+        var action: () -> Void
+    }
+
+    private struct State {
+        var now: VoiceInstant
+        var nextID: UInt64 = 0
+        var entries: [Entry] = []
+        var sleepers: [(deadline: VoiceInstant, continuation: CheckedContinuation<Void, Error>)] = []
+    }
+
+    private let lock = Mutex(())
+    private var unsafeState: State
+
+    public init(now: VoiceInstant = .zero) { unsafeState = State(now: now) }
+
+    private func withState<R>(_ body: (inout State) -> R) -> R {
+        lock.withLock { _ in body(&unsafeState) }
+    }
+
+    public var now: VoiceInstant { withState { $0.now } }
+
+    /// Schedules `action` at `instant` (at once on the next advance if the instant has passed).
+    @discardableResult
+    public func schedule(at instant: VoiceInstant, _ action: @escaping () -> Void) -> Handle {
+        withState { state in
+            state.nextID += 1
+            state.entries.append(Entry(at: instant, id: state.nextID, action: action))
+            return Handle(id: state.nextID)
+        }
+    }
+
+    /// Schedules `action` `delay` after now.
+    @discardableResult
+    public func schedule(after delay: Duration, _ action: @escaping () -> Void) -> Handle {
+        schedule(at: now + delay, action)
+    }
+
+    /// Cancels scheduled work that has not run yet.
+    public func cancel(_ handle: Handle) {
+        withState { $0.entries.removeAll { $0.id == handle.id } }
+    }
+
+    /// The instant of the earliest scheduled work, if any.
+    public var nextDeadline: VoiceInstant? { withState { $0.entries.map(\.at).min() } }
+
+    /// Runs everything due up to `instant`, in order, then sets now to `instant`.
+    /// Work scheduled while advancing runs too if it falls due by `instant`.
+    public func advance(to instant: VoiceInstant) {
+        while let entry = popDue(by: instant) {
+            entry.action()
+        }
+        let woken = withState { state -> [CheckedContinuation<Void, Error>] in
+            if state.now < instant { state.now = instant }
+            return takeSleepers(&state)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Advances by `duration`.
+    public func advance(by duration: Duration) { advance(to: now + duration) }
+
+    /// Runs all scheduled work, however far in the future, until none is left or `limit` is reached.
+    public func runUntilIdle(limit: VoiceInstant = .milliseconds(86_400_000)) {
+        while let next = nextDeadline, next <= limit { advance(to: next) }
+    }
+
+    public func sleep(until deadline: VoiceInstant) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let resumeNow = withState { state -> Bool in
+                if deadline <= state.now { return true }
+                state.sleepers.append((deadline, continuation))
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    private func popDue(by instant: VoiceInstant) -> Entry? {
+        let (entry, woken) = withState { state -> (Entry?, [CheckedContinuation<Void, Error>]) in
+            guard let index = state.entries.indices
+                .filter({ state.entries[$0].at <= instant })
+                .min(by: { (state.entries[$0].at, state.entries[$0].id) < (state.entries[$1].at, state.entries[$1].id) })
+            else { return (nil, []) }
+            let entry = state.entries.remove(at: index)
+            if state.now < entry.at { state.now = entry.at }
+            return (entry, takeSleepers(&state))
+        }
+        for continuation in woken { continuation.resume() }
+        return entry
+    }
+
+    private func takeSleepers(_ state: inout State) -> [CheckedContinuation<Void, Error>] {
+        let due = state.sleepers.filter { $0.deadline <= state.now }.map(\.continuation)
+        state.sleepers.removeAll { $0.deadline <= state.now }
+        return due
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package that voiced's build, tests and demo need, then builds.
+# Idempotent: safe to rerun. Runs as root on Debian 12 (bookworm) with Swift on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages, one per line: what each is for.
+PACKAGES=(
+  pkg-config            # SwiftPM finds the system libraries through it
+  libasound2-dev        # ALSA: capture and playback
+  libcurl4-openssl-dev  # HTTP + SSE for the LLM and the TTS clients
+  libsqlite3-dev        # the on-device telemetry store
+  libgpiod-dev          # LEDs and the push-button (libgpiod v1 API, 1.6)
+  libsystemd-dev        # sd_notify, watchdog and the journald log handler
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all Debian packages present"
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "setup: swift is not on PATH; install Swift 6.1 or later (https://www.swift.org/install/linux/) and rerun" >&2
+  exit 1
+fi
+
+echo "setup: building (debug)"
+swift build ${SWIFT_BUILD_FLAGS:-}

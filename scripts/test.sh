@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: sets everything up, then runs every test.
+#   1. scripts/setup.sh: Debian packages and a debug build
+#   2. a warning check of our own sources (swift build must stay free of warnings)
+#   3. the audio ring buffer's concurrent stress test under ThreadSanitizer
+#   4. the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "test: building tests (warnings in our sources fail the run)"
+swift build --build-tests 2>&1 | tee "$log" | grep -E "error|warning:|Compiling voiced|Build complete" || true
+if grep -E "^$PWD/(Sources|Tests)/.*(warning|error):" "$log" >/dev/null; then
+  echo "test: FAILED: the build has warnings or errors in our sources:" >&2
+  grep -E "^$PWD/(Sources|Tests)/.*(warning|error):" "$log" >&2
+  exit 1
+fi
+
+echo "test: ring buffer stress test under ThreadSanitizer"
+swift test --scratch-path .build-tsan --sanitize=thread --disable-xctest --filter AudioRingBuffer
+
+echo "test: the whole suite"
+swift test --disable-xctest
