@@ -46,6 +46,7 @@ let package = Package(
         .executableTarget(name: "voiced-bench", dependencies: ["VoiceCore", "VoiceTesting"]),
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
+        .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
     ]
 )

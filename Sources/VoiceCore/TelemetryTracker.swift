@@ -53,6 +53,10 @@ public struct TelemetryTracker: Equatable, Sendable {
         push(.canceled)
     }
 
+    /// Adds tokens of a call that was superseded without counting a cancellation
+    /// (an `at_final` call restarted by a later final).
+    public mutating func recordWastedTokens(_ tokens: Int) { tokensWasted += max(0, tokens) }
+
     /// Records a turn whose answer was spoken, with its speech end → first audio latency
     /// (nil when unknown) and the debounce that was in force.
     public mutating func recordCompletedTurn(latency: Duration?, debounce: Duration) {

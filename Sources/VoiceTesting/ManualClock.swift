@@ -7,7 +7,7 @@ import VoiceCore
 /// order (and in scheduling order for equal times), moving `now` to each one's instant as it
 /// runs. Async code may also `sleep(until:)` on it: sleepers resume when the clock passes their
 /// deadline.
-public final class ManualClock: VoiceClock, @unchecked Sendable {
+public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable {
     // @unchecked: all mutable state is behind `state`'s mutex; actions run outside the lock.
 
     /// A handle to cancel scheduled work.
@@ -38,8 +38,13 @@ public final class ManualClock: VoiceClock, @unchecked Sendable {
     public var now: VoiceInstant { withState { $0.now } }
 
     /// Schedules `action` at `instant` (at once on the next advance if the instant has passed).
+    public func schedule(at instant: VoiceInstant, _ action: @escaping () -> Void) {
+        _ = scheduleCancellable(at: instant, action)
+    }
+
+    /// Schedules `action` at `instant`, returning a handle to cancel it.
     @discardableResult
-    public func schedule(at instant: VoiceInstant, _ action: @escaping () -> Void) -> Handle {
+    public func scheduleCancellable(at instant: VoiceInstant, _ action: @escaping () -> Void) -> Handle {
         withState { state in
             state.nextID += 1
             state.entries.append(Entry(at: instant, id: state.nextID, action: action))
@@ -50,7 +55,7 @@ public final class ManualClock: VoiceClock, @unchecked Sendable {
     /// Schedules `action` `delay` after now.
     @discardableResult
     public func schedule(after delay: Duration, _ action: @escaping () -> Void) -> Handle {
-        schedule(at: now + delay, action)
+        scheduleCancellable(at: now + delay, action)
     }
 
     /// Cancels scheduled work that has not run yet.

@@ -9,7 +9,8 @@ struct Voiced: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voiced",
         abstract: "The voice assistant daemon of the voiced smart speaker.",
-        version: VoicedVersion.string
+        version: VoicedVersion.string,
+        subcommands: [Simulate.self]
     )
 }
 

@@ -1,0 +1,74 @@
+import Testing
+import VoiceTesting
+@testable import VoiceCore
+
+/// The controller on its own: events in, actions out.
+@Suite struct TurnControllerTests {
+    @Test func shutdownWhileSpeakingDropsPlaybackAndGoesIdle() throws {
+        var script = Script()
+        script.button(0)
+        script.say(100, 1300, "What is the weather today?")
+        let runner = ScenarioRunner(scenario: script.scenario)
+        runner.scheduleEvents()
+        runner.clock.advance(to: .milliseconds(2400))
+        #expect(runner.engine.controller.state == .speaking)
+        runner.engine.post(.shutdown)
+        #expect(runner.engine.controller.state == .idle)
+        runner.clock.runUntilIdle()
+        let r = runner.result()
+        #expect(r.times("audio_drop") == [2400])
+        #expect(r.played.allSatisfy { $0.end.milliseconds <= 2400 })
+        #expect(r.entries("state").last?.field("cause") == .string("shutdown"))
+        #expect(r.violations.isEmpty)
+    }
+
+    @Test func aTimerTicketThatWasSupersededDoesNothing() {
+        let clock = ManualClock()
+        var c = TurnController(clock: clock)
+        _ = c.handle(.button)
+        let first = c.handle(.speech(.final(text: "one", confidence: 1, start: 0, end: 1)))
+        clock.advance(by: .milliseconds(100))
+        _ = c.handle(.speech(.final(text: "two", confidence: 1, start: 1, end: 2)))
+        clock.advance(by: .milliseconds(300))
+        for case let .schedule(.debounce, ticket) in first {
+            #expect(c.handle(.timer(.debounce, ticket)).isEmpty)
+        }
+        #expect(c.state == .listening)
+    }
+
+    @Test func prefixKeepsWholeWordsWithinTheFraction() {
+        #expect(TurnController.prefix(of: "It is sunny.", fraction: 0.5) == "It is")
+        #expect(TurnController.prefix(of: "It is sunny.", fraction: 0.1) == "")
+        #expect(TurnController.prefix(of: "It is sunny.", fraction: 1) == "It is sunny.")
+    }
+
+    @Test func theInvariantCheckerCatchesAudioBeforeCommit() {
+        var checker = InvariantChecker()
+        checker.observe(.transitioned(TransitionEvent(time: .zero, from: .idle, to: .listening, cause: .buttonWake, turn: 1)), at: .zero)
+        checker.observe(.play(PlaybackChunk(turn: 1, segment: 0, samples: [0])), at: .milliseconds(5))
+        #expect(checker.violations.count == 1)
+        #expect(checker.violations.first?.contains("before COMMITTED") == true)
+    }
+
+    @Test func theInvariantCheckerCatchesAudioOfACancelledCallAndAfterADrop() {
+        var checker = InvariantChecker()
+        for (from, to) in [(TurnState.idle, TurnState.listening), (.listening, .speculative), (.speculative, .committed)] {
+            checker.observe(.transitioned(TransitionEvent(time: .zero, from: from, to: to, cause: .buttonWake, turn: 1)), at: .zero)
+        }
+        checker.observe(.startTTS(TTSRequest(id: 1, turn: 1, segment: 0, text: "x", voice: .primary, call: 7)), at: .zero)
+        checker.observe(.cancelLLM(call: 7, reason: "new_speech"), at: .zero)
+        checker.observe(.play(PlaybackChunk(turn: 1, segment: 0, samples: [0])), at: .zero)
+        checker.observe(.dropPlayback(turn: 1), at: .zero)
+        checker.observe(.play(PlaybackChunk(turn: 1, segment: 1, samples: [0])), at: .zero)
+        #expect(checker.violations.count == 2)
+        let late = VirtualPlayback.Played(turn: 1, segment: 0, start: .zero, end: .milliseconds(10))
+        #expect(checker.checkPlayed([late]).count == 1)
+    }
+
+    @Test func historyIsBoundedByCharactersToo() {
+        var history = ConversationHistory(maxTurns: 10, maxCharacters: 20)
+        history.append(user: "0123456789", assistant: "abcdefghij")
+        history.append(user: "second", assistant: "reply")
+        #expect(history.messages.map(\.content) == ["second", "reply"])
+    }
+}
