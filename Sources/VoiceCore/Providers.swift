@@ -102,23 +102,26 @@ public enum IndicatorState: String, Equatable, Sendable, Codable {
     }
 }
 
-/// A streaming language model. Events for a call go to `onEvent`, on the engine's executor.
+// Providers are called by the engine's draining thread and must not block: `start` begins the
+// work and returns; events come back through `onEvent`, from any thread, in order per request.
+
+/// A streaming language model.
 public protocol LanguageModel: AnyObject {
-    func start(_ request: LLMRequest, onEvent: @escaping (LLMEvent) -> Void)
+    func start(_ request: LLMRequest, onEvent: @escaping @Sendable (LLMEvent) -> Void)
     /// Stops a call at once; no further events are needed for it.
     func cancel(call: Int)
 }
 
 /// A streaming text-to-speech service.
 public protocol TextToSpeech: AnyObject {
-    func start(_ request: TTSRequest, onEvent: @escaping (TTSEvent) -> Void)
+    func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void)
     func cancel(request: Int)
 }
 
 /// The speaker's output.
 public protocol AudioPlayback: AnyObject {
     /// Sets where progress is reported.
-    func setEventHandler(_ handler: @escaping (PlaybackEvent) -> Void)
+    func setEventHandler(_ handler: @escaping @Sendable (PlaybackEvent) -> Void)
     /// Queues PCM behind what is already queued.
     func enqueue(_ chunk: PlaybackChunk)
     /// Marks the end of a sentence's audio, so its end can be reported once played.
@@ -134,5 +137,5 @@ public protocol Indicator: AnyObject {
 
 /// Runs work at an instant of the engine's clock.
 public protocol TimerScheduler: AnyObject {
-    func schedule(at instant: VoiceInstant, _ action: @escaping () -> Void)
+    func schedule(at instant: VoiceInstant, _ action: @escaping @Sendable () -> Void)
 }

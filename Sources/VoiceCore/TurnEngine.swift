@@ -1,9 +1,17 @@
+import Synchronization
+
 /// Carries out the turn controller's actions against the providers, and feeds their events back.
 ///
-/// One engine runs on one executor (the daemon's turn service, or a simulation's manual clock);
-/// providers must call back on it. Events are handled one at a time, in order; a button press
-/// skips ahead of queued events, and `dropPlayback` is carried out the moment it is decided.
-public final class TurnEngine {
+/// Events may be posted from any thread. They are handled one at a time, in order, by whichever
+/// thread finds the engine idle (it drains the queue; others only enqueue), so the controller is
+/// never touched by two threads at once and a provider may call back from inside `start`. A
+/// button press skips ahead of queued events, and `dropPlayback` is carried out the moment it is
+/// decided.
+public final class TurnEngine: @unchecked Sendable {
+    // @unchecked: `queue` and `draining` are guarded by `lock`; `controller`, the providers and
+    // the observers are used only by the draining thread (the `draining` flag admits one).
+
+    /// The controller. Read it only from the draining thread (observers) or when nothing runs.
     public private(set) var controller: TurnController
     private let llm: any LanguageModel
     private let tts: any TextToSpeech
@@ -11,6 +19,7 @@ public final class TurnEngine {
     private let playback: any AudioPlayback
     private let indicator: any Indicator
     private let scheduler: any TimerScheduler
+    private let lock = Mutex(())
     private var queue: [TurnInput] = []
     private var draining = false
 
@@ -34,14 +43,27 @@ public final class TurnEngine {
 
     /// Hands an event to the controller. A button press is handled before anything queued.
     public func post(_ input: TurnInput) {
-        if input == .button { queue.insert(input, at: 0) } else { queue.append(input) }
-        guard !draining else { return }
-        draining = true
-        defer { draining = false }
-        while !queue.isEmpty {
-            let next = queue.removeFirst()
+        let drain = lock.withLock { _ -> Bool in
+            if input == .button { queue.insert(input, at: 0) } else { queue.append(input) }
+            if draining { return false }
+            draining = true
+            return true
+        }
+        guard drain else { return }
+        while let next = nextInput() {
             inputObserver?(next)
             for action in controller.handle(next) { perform(action) }
+        }
+    }
+
+    /// The next queued input, or nil after clearing `draining` when the queue is empty.
+    private func nextInput() -> TurnInput? {
+        lock.withLock { _ in
+            if queue.isEmpty {
+                draining = false
+                return nil
+            }
+            return queue.removeFirst()
         }
     }
 

@@ -38,7 +38,12 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
     public var now: VoiceInstant { withState { $0.now } }
 
     /// Schedules `action` at `instant` (at once on the next advance if the instant has passed).
-    public func schedule(at instant: VoiceInstant, _ action: @escaping () -> Void) {
+    public func schedule(at instant: VoiceInstant, _ action: @escaping @Sendable () -> Void) {
+        _ = scheduleCancellable(at: instant, action)
+    }
+
+    /// Schedules `action`, which need not be `Sendable`: the clock runs it on the thread that advances it.
+    public func run(at instant: VoiceInstant, _ action: @escaping () -> Void) {
         _ = scheduleCancellable(at: instant, action)
     }
 

@@ -92,7 +92,7 @@ public final class ScenarioRunner {
         guard !scheduled else { return }
         scheduled = true
         for event in scenario.events {
-            clock.schedule(at: event.at) { [unowned self] in
+            clock.run(at: event.at) { [unowned self] in
                 switch event.kind {
                 case .button: engine.post(.button)
                 case .speech(let speech): engine.post(.speech(speech))

@@ -51,14 +51,14 @@ public final class ScriptedLanguageModel: LanguageModel {
         return tokens
     }
 
-    public func start(_ request: LLMRequest, onEvent: @escaping (LLMEvent) -> Void) {
+    public func start(_ request: LLMRequest, onEvent: @escaping @Sendable (LLMEvent) -> Void) {
         requests.append(request)
         let number = requests.count
         let call = request.call
         live.insert(call)
         let begin = clock.now + timeToFirstToken
         if failingCalls.contains(number) {
-            clock.schedule(at: begin) { [self] in
+            clock.run(at: begin) { [self] in
                 if live.remove(call) != nil || ignoresCancel { onEvent(.failed("scripted failure of call \(number)")) }
             }
             return
@@ -66,12 +66,12 @@ public final class ScriptedLanguageModel: LanguageModel {
         let reply = replies.isEmpty ? "" : replies[min(number, replies.count) - 1]
         let tokens = Self.tokens(of: reply)
         for (index, token) in tokens.enumerated() {
-            clock.schedule(at: begin + perToken * index) { [self] in
+            clock.run(at: begin + perToken * index) { [self] in
                 if live.contains(call) || ignoresCancel { onEvent(.token(token)) }
             }
         }
         let end = begin + perToken * max(0, tokens.count - 1)
-        clock.schedule(at: end) { [self] in
+        clock.run(at: end) { [self] in
             guard live.remove(call) != nil || ignoresCancel else { return }
             onEvent(.usage(promptTokens: request.messages.reduce(0) { $0 + $1.content.count / 4 }, completionTokens: tokens.count))
             onEvent(.finished)
@@ -105,14 +105,14 @@ public final class ScriptedTextToSpeech: TextToSpeech {
         self.failingRequests = failingRequests
     }
 
-    public func start(_ request: TTSRequest, onEvent: @escaping (TTSEvent) -> Void) {
+    public func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void) {
         requests.append(request)
         let number = requests.count
         let id = request.id
         live.insert(id)
         let begin = clock.now + timeToFirstByte
         if failingRequests.contains(number) {
-            clock.schedule(at: begin) { [self] in
+            clock.run(at: begin) { [self] in
                 if live.remove(id) != nil { onEvent(.failed("scripted failure of TTS request \(number)")) }
             }
             return
@@ -123,13 +123,13 @@ public final class ScriptedTextToSpeech: TextToSpeech {
         var index = 0
         while offset < total {
             let count = min(chunk, total - offset)
-            clock.schedule(at: begin + .milliseconds(5 * index)) { [self] in
+            clock.run(at: begin + .milliseconds(5 * index)) { [self] in
                 if live.contains(id) { onEvent(.audio(Self.tone(count: count, offset: offset))) }
             }
             offset += count
             index += 1
         }
-        clock.schedule(at: begin + .milliseconds(5 * max(0, index - 1))) { [self] in
+        clock.run(at: begin + .milliseconds(5 * max(0, index - 1))) { [self] in
             if live.remove(id) != nil { onEvent(.finished) }
         }
     }
@@ -169,7 +169,7 @@ public final class VirtualPlayback: AudioPlayback {
     public private(set) var played: [Played] = []
     public private(set) var drops: [VoiceInstant] = []
     private let clock: ManualClock
-    private var handler: ((PlaybackEvent) -> Void)?
+    private var handler: (@Sendable (PlaybackEvent) -> Void)?
     private var queue: [PlaybackChunk] = []
     private var current: (chunk: PlaybackChunk, start: VoiceInstant, handle: ManualClock.Handle)?
     private var ended: Set<[Int]> = []
@@ -178,7 +178,7 @@ public final class VirtualPlayback: AudioPlayback {
 
     public init(clock: ManualClock) { self.clock = clock }
 
-    public func setEventHandler(_ handler: @escaping (PlaybackEvent) -> Void) { self.handler = handler }
+    public func setEventHandler(_ handler: @escaping @Sendable (PlaybackEvent) -> Void) { self.handler = handler }
 
     public func enqueue(_ chunk: PlaybackChunk) {
         queue.append(chunk)

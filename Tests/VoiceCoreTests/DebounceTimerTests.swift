@@ -10,7 +10,7 @@ final class DebounceHarness {
 
     func start() {
         let ticket = timer.start(at: clock.now)
-        clock.schedule(at: ticket.deadline) { [self] in
+        clock.run(at: ticket.deadline) { [self] in
             if timer.fire(ticket, now: clock.now) { fired.append(clock.now) }
         }
     }
