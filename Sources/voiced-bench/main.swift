@@ -1,1 +1,196 @@
-print("bench")
+// voiced-bench: figures for the hot paths of voiced, printed as plain text.
+//
+//     swift run -c release voiced-bench            every benchmark
+//     swift run -c release voiced-bench ring       only the named ones (see `--list`)
+//
+// To add a benchmark, write a function that prints its figures (use `measure` and `report`)
+// and add it to `benchmarks` at the bottom of this file.
+import Foundation
+import Synchronization
+import VoiceCore
+
+// MARK: Timing
+
+/// Runs `body` once to warm up, then `runs` times; returns the fastest and the median run.
+/// `body` returns a value that depends on its work, so the optimiser cannot drop it.
+func measure(runs: Int = 5, _ body: () -> Int) -> (best: Duration, median: Duration) {
+    var sink = body()
+    let clock = ContinuousClock()
+    var times: [Duration] = []
+    for _ in 0..<runs {
+        let start = clock.now
+        sink &+= body()
+        times.append(clock.now - start)
+    }
+    blackHole(sink)
+    times.sort()
+    return (times[0], times[times.count / 2])
+}
+
+@inline(never) func blackHole(_ value: Int) {
+    if value == .min { print("") }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// Prints one figure: name, value and unit, aligned.
+func report(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
+    let number = value >= 100 ? String(format: "%.0f", value) : String(format: "%.2f", value)
+    let padded = name.padding(toLength: 48, withPad: " ", startingAt: 0)
+    print("  \(padded) \(number.leftPadded(to: 12)) \(unit)\(note.isEmpty ? "" : "   (\(note))")")
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
+
+// MARK: Ring buffer
+
+/// 16 kHz mono, 20 ms frames: what ALSA capture hands the ring.
+let sampleRate = 16_000.0
+let frame = 320
+
+func ringBenchmarks() {
+    print("ring: AudioRingBuffer, 16 kHz mono, 320-sample (20 ms) frames, capacity 160,000")
+
+    // One thread alternating write 320 / read 320: the cost of the ring itself.
+    let frames = 1_000_000
+    let ring = AudioRingBuffer()
+    let input = (0..<frame).map { Int16(truncatingIfNeeded: $0) }
+    var output = [Int16](repeating: 0, count: frame)
+    let single = input.withUnsafeBufferPointer { input in
+        output.withUnsafeMutableBufferPointer { output in
+            measure {
+                var total = 0
+                for _ in 0..<frames {
+                    ring.write(input)
+                    total &+= ring.read(into: output)
+                }
+                return total &+ Int(output[frame - 1])
+            }
+        }
+    }
+    let audioSeconds = Double(frames * frame) / sampleRate
+    report("single thread, write+read 320", audioSeconds / single.median.seconds, "× real time",
+           "best \(Int(audioSeconds / single.best.seconds))×")
+    report("single thread, one write+read pair", single.median.seconds / Double(frames) * 1e9, "ns")
+
+    // A producer thread and a consumer thread, lossless: the producer waits for room.
+    let threadedFrames = 500_000
+    let threaded = measure(runs: 3) { producerConsumerRun(frames: threadedFrames) }
+    let threadedAudio = Double(threadedFrames * frame) / sampleRate
+    report("two threads, producer/consumer 320", threadedAudio / threaded.median.seconds, "× real time",
+           "best \(Int(threadedAudio / threaded.best.seconds))×")
+    report("two threads, per 320-sample frame", threaded.median.seconds / Double(threadedFrames) * 1e9, "ns")
+}
+
+/// Moves `frames` frames from a producer thread to this thread through a ring; returns a checksum.
+func producerConsumerRun(frames: Int) -> Int {
+    final class Done: Sendable { let flag = Atomic<Bool>(false) }
+    let ring = AudioRingBuffer(capacity: 16_000)
+    let done = Done()
+    let producer = Thread {
+        let chunk = (0..<frame).map { Int16(truncatingIfNeeded: $0) }
+        chunk.withUnsafeBufferPointer { chunk in
+            var sent = 0
+            while sent < frames {
+                if ring.fill <= ring.capacity - frame {
+                    ring.write(chunk)
+                    sent += 1
+                } else {
+                    sched_yield()
+                }
+            }
+        }
+        done.flag.store(true, ordering: .releasing)
+    }
+    producer.start()
+    var buffer = [Int16](repeating: 0, count: frame)
+    var received = 0
+    var checksum = 0
+    buffer.withUnsafeMutableBufferPointer { buffer in
+        while received < frames * frame {
+            let count = ring.read(into: buffer)
+            if count == 0 { sched_yield(); continue }
+            received += count
+            checksum &+= Int(buffer[count - 1])
+        }
+    }
+    while !done.flag.load(ordering: .acquiring) { sched_yield() }
+    precondition(ring.statistics.droppedSamples == 0, "the lossless producer dropped samples")
+    return checksum
+}
+
+// MARK: Sentence chunker
+
+/// A typical assistant reply, with the things the chunker must not split on.
+let llmReply = """
+    Sure! Here's a quick plan for tomorrow. The forecast says 12.5 degrees at 10.30, so bring a \
+    jacket, e.g. the blue one. Dr. Smith's office opens at 9 a.m. and closes early on Fridays... \
+    maybe call first. You can check https://example.com/hours?day=fri for the details, or write to \
+    frontdesk@example.com. Would you like me to set a reminder? I can also add it to your calendar, \
+    i.e. the shared one. Traffic on the way is light right now, about 25 minutes by car. \
+    Let me know!
+    """
+
+func chunkerBenchmark() {
+    // Word tokens as an LLM streams them: each word with the space before it.
+    let words = llmReply.split(separator: " ", omittingEmptySubsequences: false)
+    let tokens = words.enumerated().map { $0.offset == 0 ? String($0.element) : " " + $0.element }
+    let replies = 2_000
+    print("chunker: SentenceChunker, a \(tokens.count)-token reply (\(llmReply.count) characters) streamed word by word")
+    let time = measure {
+        var chunks = 0
+        for _ in 0..<replies {
+            var chunker = SentenceChunker()
+            for token in tokens { chunks += chunker.append(token).count }
+            if chunker.finish() != nil { chunks += 1 }
+        }
+        return chunks
+    }
+    var chunker = SentenceChunker()
+    var perReply = tokens.flatMap { chunker.append($0) }
+    if let last = chunker.finish() { perReply.append(last) }
+    let tokenCount = Double(replies * tokens.count)
+    report("tokens per second", tokenCount / time.median.seconds, "tokens/s",
+           "best \(Int(tokenCount / time.best.seconds))")
+    report("per token", time.median.seconds / tokenCount * 1e9, "ns")
+    report("per reply (\(perReply.count) chunks)", time.median.seconds / Double(replies) * 1e6, "µs")
+}
+
+// MARK: Registry
+
+/// Every benchmark, in the order `voiced-bench` runs them. Add new ones here
+/// (for example the turn controller's cost per event, or scenario latencies).
+let benchmarks: [(name: String, run: () -> Void)] = [
+    ("ring", ringBenchmarks),
+    ("chunker", chunkerBenchmark),
+]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.contains(where: { ["-h", "--help", "--list"].contains($0) }) {
+    print("usage: voiced-bench [\(benchmarks.map(\.name).joined(separator: "|"))]...   (default: all)")
+    exit(0)
+}
+let unknown = arguments.filter { name in !benchmarks.contains { $0.name == name } }
+guard unknown.isEmpty else {
+    let message = "voiced-bench: unknown benchmark \(unknown.joined(separator: ", ")); known: \(benchmarks.map(\.name).joined(separator: ", "))\n"
+    FileHandle.standardError.write(Data(message.utf8))
+    exit(2)
+}
+let selected = arguments.isEmpty ? benchmarks : benchmarks.filter { arguments.contains($0.name) }
+
+#if DEBUG
+print("command: swift run voiced-bench\(arguments.map { " " + $0 }.joined())   (binary \(CommandLine.arguments[0]))")
+print("warning: this is a debug build; figures are only meaningful with -c release")
+#else
+print("command: swift run -c release voiced-bench\(arguments.map { " " + $0 }.joined())   (binary \(CommandLine.arguments[0]))")
+#endif
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)")
+print("date:    \(Date().formatted(.iso8601))")
+for benchmark in selected {
+    print("")
+    benchmark.run()
+}
