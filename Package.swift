@@ -43,7 +43,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "voiced-bench", dependencies: ["VoiceCore", "VoiceTesting"]),
+        .executableTarget(
+            name: "voiced-bench",
+            dependencies: ["VoiceCore", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
+        ),
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),

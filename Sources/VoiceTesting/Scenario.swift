@@ -10,12 +10,28 @@ public struct Scenario: Equatable, Sendable {
         public var replies: [String] = ["It is sunny. Enjoy your day!"]
         public var failingCalls: Set<Int> = []
         public var ignoresCancel = false
+
+        public init(timeToFirstToken: Duration = .milliseconds(400), perToken: Duration = .milliseconds(30),
+                    replies: [String] = ["It is sunny. Enjoy your day!"], failingCalls: Set<Int> = [], ignoresCancel: Bool = false) {
+            self.timeToFirstToken = timeToFirstToken
+            self.perToken = perToken
+            self.replies = replies
+            self.failingCalls = failingCalls
+            self.ignoresCancel = ignoresCancel
+        }
     }
 
     public struct TTSScript: Equatable, Sendable {
         public var timeToFirstByte: Duration = .milliseconds(150)
         public var perCharacter: Duration = .milliseconds(60)
         public var failingRequests: Set<Int> = []
+
+        public init(timeToFirstByte: Duration = .milliseconds(150), perCharacter: Duration = .milliseconds(60),
+                    failingRequests: Set<Int> = []) {
+            self.timeToFirstByte = timeToFirstByte
+            self.perCharacter = perCharacter
+            self.failingRequests = failingRequests
+        }
     }
 
     public enum EventKind: Equatable, Sendable {

@@ -6,8 +6,10 @@
 // To add a benchmark, write a function that prints its figures (use `measure` and `report`)
 // and add it to `benchmarks` at the bottom of this file.
 import Foundation
+import Logging
 import Synchronization
 import VoiceCore
+import VoiceTesting
 
 // MARK: Timing
 
@@ -29,10 +31,6 @@ func measure(runs: Int = 5, _ body: () -> Int) -> (best: Duration, median: Durat
 
 @inline(never) func blackHole(_ value: Int) {
     if value == .min { print("") }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
 
 /// Prints one figure: name, value and unit, aligned.
@@ -160,6 +158,87 @@ func chunkerBenchmark() {
     report("per reply (\(perReply.count) chunks)", time.median.seconds / Double(replies) * 1e6, "µs")
 }
 
+// MARK: Turn controller
+
+/// Three turns with the issue's provider latencies: the final transcript 200 ms after the end of
+/// speech, LLM first token 400 ms then 30 ms per token, TTS first byte 150 ms.
+func threeTurnScenario(_ mode: SpeculationMode, preemptive: Bool) -> Scenario {
+    var scenario = Scenario()
+    scenario.settings.adaptive.enabled = false
+    scenario.settings.speculation = mode
+    scenario.settings.preemptiveTTS = preemptive
+    scenario.llm = .init(timeToFirstToken: .milliseconds(400), perToken: .milliseconds(30), replies: [
+        "Sure. It will be sunny all day, with a high of twenty degrees.",
+        "Your next meeting is at three. It is with the design team.",
+        "Done. I set a timer for ten minutes and will tell you when it rings.",
+    ])
+    scenario.tts = .init(timeToFirstByte: .milliseconds(150), perCharacter: .milliseconds(60))
+    let questions = ["What's the weather like today?", "When is my next meeting?", "Set a timer for ten minutes."]
+    for (index, question) in questions.enumerated() {
+        let t = Int64(index) * 20_000
+        let speechEnd = t + 1_600
+        scenario.events += [
+            .init(at: .milliseconds(t), kind: .button),
+            .init(at: .milliseconds(t + 100), kind: .speech(.speechStarted)),
+            .init(at: .milliseconds(t + 900), kind: .speech(.partial(String(question.prefix(12))))),
+            .init(at: .milliseconds(speechEnd), kind: .speech(.speechEnded)),
+            .init(at: .milliseconds(speechEnd + 200),
+                  kind: .speech(.final(text: question, confidence: 0.95, start: 0.1, end: 1.6))),
+        ]
+    }
+    return scenario
+}
+
+func latencyModesBenchmark() {
+    print("modes: speech end → first audio, three turns (final +200 ms, LLM 400 ms + 30 ms/token, TTS first byte 150 ms,")
+    print("       debounce 400 ms, commit hold 200 ms), on the virtual clock")
+    let modes: [(String, SpeculationMode, Bool)] = [
+        ("sequential (LLM at commit)", .atCommit, false),
+        ("default (after_debounce)", .afterDebounce, false),
+        ("at_final", .atFinal, false),
+        ("at_final + preemptive_tts", .atFinal, true),
+    ]
+    for (name, mode, preemptive) in modes {
+        let result = ScenarioRunner(scenario: threeTurnScenario(mode, preemptive: preemptive)).run()
+        let latencies = result.turns.compactMap(\.latencies.speechEndToFirstAudioMs)
+        let commits = result.entries("state").filter { $0.field("to") == .string("committed") }.map(\.time.milliseconds)
+        let audio = result.entries("audio_start").map(\.time.milliseconds)
+        let afterCommit = zip(audio, commits).map { $0 - $1 }
+        let mean = latencies.isEmpty ? 0 : Double(latencies.reduce(0, +)) / Double(latencies.count)
+        let list = latencies.map { "\($0)" }.joined(separator: ", ")
+        report(name, mean, "ms mean", "turns: \(list) ms; first audio after commit: \(afterCommit.map(String.init).joined(separator: ", ")) ms\(result.violations.isEmpty ? "" : "; VIOLATIONS")")
+    }
+}
+
+func controllerCostBenchmark() {
+    // Record the inputs of a long conversation once, then replay them into a bare controller.
+    var scenario = threeTurnScenario(.afterDebounce, preemptive: false)
+    let base = scenario.events
+    scenario.events = []
+    for repeat_ in 0..<100 {
+        let offset = Duration.seconds(60 * repeat_)
+        scenario.events += base.map { Scenario.Event(at: $0.at + offset, kind: $0.kind) }
+    }
+    let runner = ScenarioRunner(scenario: scenario)
+    var recorded: [(VoiceInstant, TurnInput)] = []
+    runner.engine.inputObserver = { input in recorded.append((runner.clock.now, input)) }
+    _ = runner.run()
+    let events = recorded.count
+    print("controller: TurnController.handle, a \(scenario.events.count / 5)-turn conversation replayed (\(events) events)")
+    let time = measure(runs: 5) {
+        let clock = ManualClock()
+        var controller = TurnController(settings: scenario.settings, clock: clock, sessionID: "bench")
+        var actions = 0
+        for (at, input) in recorded {
+            clock.advance(to: at)
+            actions &+= controller.handle(input).count
+        }
+        return actions
+    }
+    report("per event", time.median.seconds / Double(events) * 1e6, "µs", "best \(String(format: "%.2f", time.best.seconds / Double(events) * 1e6)) µs")
+    report("events per second", Double(events) / time.median.seconds, "events/s")
+}
+
 // MARK: Registry
 
 /// Every benchmark, in the order `voiced-bench` runs them. Add new ones here
@@ -167,7 +246,12 @@ func chunkerBenchmark() {
 let benchmarks: [(name: String, run: () -> Void)] = [
     ("ring", ringBenchmarks),
     ("chunker", chunkerBenchmark),
+    ("modes", latencyModesBenchmark),
+    ("controller", controllerCostBenchmark),
 ]
+
+// The controller logs one line per turn; a benchmark measures the logic, not a terminal.
+LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.contains(where: { ["-h", "--help", "--list"].contains($0) }) {
