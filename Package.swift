@@ -49,6 +49,8 @@ let package = Package(
         ),
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
+        // Runs the built `voiced` binary: exit codes and messages as scripts and systemd see them.
+        .testTarget(name: "VoicedTests", dependencies: ["voiced"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
     ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import VoiceCore
 import VoiceLinux
 import VoiceProviders
@@ -10,7 +11,8 @@ struct Voiced: ParsableCommand {
         commandName: "voiced",
         abstract: "The voice assistant daemon of the voiced smart speaker.",
         version: VoicedVersion.string,
-        subcommands: [Simulate.self]
+        subcommands: [Run.self, Simulate.self, PrintDefaultConfig.self],
+        defaultSubcommand: Run.self
     )
 }
 
@@ -23,5 +25,62 @@ enum VoicedVersion {
         sqlite \(TelemetryLibraries.sqliteVersion)
           \(ProviderLibraries.curlVersion)
         """
+    }
+}
+
+/// Exit codes scripts and systemd can rely on (sysexits.h).
+enum ExitStatus {
+    /// EX_CONFIG: the configuration is unusable.
+    static let config: Int32 = 78
+}
+
+/// Reads and validates a configuration file, or stops with exit code 78.
+func loadConfiguration(path: String) throws -> VoicedConfig {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        printError("\(path): cannot read the configuration file (does it exist, and may this user read it?)")
+        throw ExitCode(ExitStatus.config)
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        printError("\(path): the configuration file is not UTF-8 text")
+        throw ExitCode(ExitStatus.config)
+    }
+    do {
+        return try VoicedConfig.parse(text, file: path)
+    } catch {
+        printError(error.description)
+        throw ExitCode(ExitStatus.config)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("voiced: " + message + "\n").utf8))
+}
+
+struct PrintDefaultConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "print-default-config",
+        abstract: "Print every configuration key with its default and documentation (config/voiced.toml)."
+    )
+    func run() { print(VoicedConfig().documentedTOML(), terminator: "") }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).")
+
+    @Option(help: "The configuration file.")
+    var config = "/etc/voiced/voiced.toml"
+
+    @Option(name: .customLong("check-config"), help: ArgumentHelp("Check a configuration file and exit (0: usable, 78: not).", valueName: "path"))
+    var checkConfig: String?
+
+    func run() throws {
+        if let path = checkConfig {
+            _ = try loadConfiguration(path: path)
+            print("\(path): OK")
+            return
+        }
+        _ = try loadConfiguration(path: config)
+        printError("the daemon's services are not assembled yet (the daemon issue); use `voiced simulate`")
+        throw ExitCode.failure
     }
 }
