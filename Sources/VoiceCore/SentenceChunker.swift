@@ -4,7 +4,8 @@
 /// followed by white space, or at the end of the stream. Because the end must be followed by
 /// white space, decimals (3.5), times (10.30), URLs and e-mail addresses never split. Common
 /// abbreviations (Dr., Mr., e.g., i.e., U.S., etc.) do not end a sentence, nor does an ellipsis
-/// followed by a lower-case word ("well... maybe"). The full-width forms `。？！．` end a
+/// followed by a lower-case word ("well... maybe"), nor the number that starts a line or a reply ("2. Then…"), which reads with its list item.
+/// The full-width forms `。？！．` end a
 /// sentence even with no space after them, as CJK text has none.
 ///
 /// Tokens may split anywhere, even inside a word or a number: the chunker waits for the character
@@ -72,7 +73,7 @@ public struct SentenceChunker: Sendable {
             if k == n { scanFrom = i; return nil }
             guard pending[k].isWhitespace else { i = k; continue }  // 3.5, 10.30, a URL, an address
             let run = pending[i..<j]
-            if run.count == 1, run.first == ".", isAbbreviation(endingAt: i) { i = k; continue }
+            if run.count == 1, run.first == ".", isAbbreviation(endingAt: i) || isListMarker(endingAt: i) { i = k; continue }
             if run.contains("…") || run.filter({ $0 == "." }).count >= 2 {
                 var m = k
                 while m < n, pending[m].isWhitespace { m += 1 }
@@ -91,6 +92,15 @@ public struct SentenceChunker: Sendable {
         while start > 0, !pending[start - 1].isWhitespace { start -= 1 }
         let word = String(pending[start..<index]).lowercased().drop { Self.openers.contains($0) }
         return abbreviations.contains(String(word))
+    }
+
+    /// Whether everything before the period at `index` is a number: "2." starting a list item
+    /// is read with its item, not as a sentence of its own.
+    private func isListMarker(endingAt index: Int) -> Bool {
+        var start = index
+        while start > 0, !pending[start - 1].isNewline { start -= 1 }
+        let line = pending[start..<index].drop { $0.isWhitespace }
+        return !line.isEmpty && line.allSatisfy(\.isNumber)
     }
 
     private static func trimmed(_ characters: ArraySlice<Character>) -> String? {
