@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // System libraries: pkg-config name and the Debian package that provides it.
@@ -32,13 +33,22 @@ let package = Package(
         .target(name: "VoiceLinux", dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd"]),
         .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
+        // The daemon's services and object graph: only it knows every adapter.
+        .target(
+            name: "VoiceDaemon",
+            dependencies: [
+                "VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceTelemetry",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
         .target(name: "VoiceTesting", dependencies: ["VoiceCore"]),
 
         .executableTarget(
             name: "voiced",
             dependencies: [
-                "VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceTesting",
+                "VoiceCore", "VoiceDaemon", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -51,6 +61,7 @@ let package = Package(
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         // Runs the built `voiced` binary: exit codes and messages as scripts and systemd see them.
         .testTarget(name: "VoicedTests", dependencies: ["voiced"]),
+        .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
     ]

@@ -20,6 +20,8 @@ public enum TurnInput: Equatable, Sendable {
     case tts(request: Int, TTSEvent)
     case playback(PlaybackEvent)
     case timer(TurnTimer, DebounceTimer.Ticket)
+    /// New settings, applied between events.
+    case settings(TurnSettings)
     case shutdown
 }
 
@@ -111,6 +113,7 @@ public struct TurnController {
         case .tts(let request, let event): onTTS(request: request, event)
         case .playback(let event): onPlayback(event)
         case .timer(let timer, let ticket): onTimer(timer, ticket)
+        case .settings(let settings): update(settings: settings)
         case .shutdown: onShutdown()
         }
         defer { actions = [] }

@@ -67,8 +67,8 @@ public final class TurnEngine: @unchecked Sendable {
         }
     }
 
-    /// Changes the controller's settings live.
-    public func update(settings: TurnSettings) { controller.update(settings: settings) }
+    /// Changes the controller's settings live, between two events.
+    public func update(settings: TurnSettings) { post(.settings(settings)) }
 
     private func perform(_ action: TurnAction) {
         actionObserver?(action)

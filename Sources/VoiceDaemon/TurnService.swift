@@ -1,0 +1,155 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import VoiceCore
+
+/// Where a speech event came from: the cloud speech-to-text, or the local voice activity
+/// detector that watches the microphone for barge-in.
+public enum SpeechSource: Sendable, Equatable {
+    case speechToText
+    case localVoiceActivity
+}
+
+/// What the daemon shows about the turn-taking, readable from any thread.
+public struct TurnStatus: Sendable, Equatable {
+    public var state: TurnState = .idle
+    public var turn: Int?
+    public var recentTransitions: [TransitionEvent] = []
+    public var telemetry: TelemetrySnapshot
+    public var debounceMs: Int64
+    public var lastTurn: TurnRecord?
+    /// Progress counter: it moves every time the controller handles an event (for the watchdog).
+    public var handledEvents: Int = 0
+}
+
+/// Something that happened in the turn controller, for voicectl's `watch` and for telemetry.
+public enum TurnNotification: Sendable, Equatable {
+    case transition(TransitionEvent)
+    case speech(SpeechEvent)
+    case speaking(turn: Int, text: String)
+    case turnFinished(TurnRecord)
+    case debounceAdjusted(DebounceAdjustment)
+}
+
+/// The turn controller as a service of the daemon: it carries out the engine's actions on the
+/// real clock, admits speech events according to the state (the speaker's own voice must not
+/// barge in), keeps a status for displays, and tells observers what happens.
+public final class TurnService: Service, Sendable {
+    private let engine: TurnEngine
+    private let status: Mutex<TurnStatus>
+    private let observers = Mutex<[@Sendable (TurnNotification) -> Void]>([])
+    private let bargeInByVoice: Atomic<Bool>
+    private let logger: Logger
+
+    public init(controller: TurnController, llm: any LanguageModel, tts: any TextToSpeech, fallbackTTS: any TextToSpeech,
+                playback: any AudioPlayback, indicator: any Indicator, scheduler: any TimerScheduler,
+                bargeInByVoice: Bool, logger: Logger) {
+        self.logger = logger
+        self.bargeInByVoice = Atomic(bargeInByVoice)
+        status = Mutex(TurnStatus(telemetry: controller.telemetry.snapshot, debounceMs: controller.debounce.wholeMilliseconds))
+        engine = TurnEngine(controller: controller, llm: llm, tts: tts, fallbackTTS: fallbackTTS, playback: playback,
+                            indicator: indicator, scheduler: scheduler)
+        engine.actionObserver = { [weak self] action in self?.observe(action) }
+        engine.inputObserver = { [weak self] input in self?.observe(input) }
+    }
+
+    /// The current status.
+    public var current: TurnStatus { status.withLock { $0 } }
+
+    /// Registers an observer of what happens (called on the engine's thread: it must not block).
+    public func observe(_ observer: @escaping @Sendable (TurnNotification) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    /// A short press of the button (or `voicectl wake` / `interrupt`).
+    public func buttonPressed() { engine.post(.button) }
+
+    /// A speech event. While SPEAKING, only the local voice activity detector may barge in (and
+    /// only when barge-in by voice is on): the cloud transcribes the speaker's own voice too.
+    public func speech(_ event: SpeechEvent, from source: SpeechSource) {
+        let state = status.withLock { $0.state }
+        switch (source, state) {
+        case (.localVoiceActivity, .speaking):
+            guard bargeInByVoice.load(ordering: .relaxed), event == .speechStarted else { return }
+            engine.post(.speech(.speechStarted))
+        case (.localVoiceActivity, _):
+            return  // outside SPEAKING the cloud's own voice activity events are used
+        case (.speechToText, .speaking):
+            return
+        case (.speechToText, _):
+            engine.post(.speech(event))
+        }
+    }
+
+    /// Changes the turn-taking settings live.
+    public func update(settings: TurnSettings, bargeInByVoice: Bool) {
+        self.bargeInByVoice.store(bargeInByVoice, ordering: .relaxed)
+        engine.update(settings: settings)
+    }
+
+    /// Stops the turn: playback dropped, calls cancelled, state IDLE.
+    public func shutdown() { engine.post(.shutdown) }
+
+    public func run() async throws {
+        // The engine is event-driven; this service only waits for the end and then stops the turn.
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        } onGracefulShutdown: { [engine] in
+            engine.post(.shutdown)
+        }
+        engine.post(.shutdown)
+    }
+
+    private func notify(_ notification: TurnNotification) {
+        for observer in observers.withLock({ $0 }) { observer(notification) }
+    }
+
+    private func observe(_ input: TurnInput) {
+        status.withLock { $0.handledEvents &+= 1 }
+        if case .speech(let event) = input { notify(.speech(event)) }
+    }
+
+    private func observe(_ action: TurnAction) {
+        switch action {
+        case .transitioned(let event):
+            status.withLock { status in
+                status.state = event.to
+                status.turn = event.turn ?? status.turn
+                status.recentTransitions.append(event)
+                if status.recentTransitions.count > 16 { status.recentTransitions.removeFirst() }
+            }
+            logger.debug("transition", metadata: [
+                "from": "\(event.from.rawValue)", "to": "\(event.to.rawValue)", "cause": "\(event.cause.rawValue)",
+                "state": "\(event.to.rawValue)", "turn": "\(event.turn.map(String.init) ?? "-")",
+            ])
+            notify(.transition(event))
+        case .startTTS(let request):
+            notify(.speaking(turn: request.turn, text: request.text))
+        case .turnFinished(let record):
+            let snapshot = engine.controller.telemetry.snapshot
+            let debounce = engine.controller.debounce.wholeMilliseconds
+            status.withLock { status in
+                status.lastTurn = record
+                status.telemetry = snapshot
+                status.debounceMs = debounce
+            }
+            logger.info("turn finished", metadata: [
+                "turn": "\(record.turn)", "status": "\(record.status.rawValue)",
+                "event": "\(record.interrupted ? "turn_interrupted" : "turn_completed")",
+                "latency_ms": "\(record.latencies.speechEndToFirstAudioMs.map(String.init) ?? "-")",
+            ])
+            notify(.turnFinished(record))
+        case .debounceAdjusted(let adjustment):
+            status.withLock { $0.debounceMs = adjustment.new.wholeMilliseconds }
+            logger.notice("debounce adjusted", metadata: [
+                "old_ms": "\(adjustment.old.wholeMilliseconds)", "new_ms": "\(adjustment.new.wholeMilliseconds)",
+                "cancellation_rate": "\(adjustment.cancellationRate)",
+            ])
+            notify(.debounceAdjusted(adjustment))
+        default:
+            break
+        }
+    }
+}
