@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "voiced", targets: ["voiced"]),
         .executable(name: "voiced-bench", targets: ["voiced-bench"]),
+        .executable(name: "voicectl", targets: ["voicectl"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
         .library(name: "VoiceTesting", targets: ["VoiceTesting"]),
     ],
@@ -37,13 +38,21 @@ let package = Package(
         .target(
             name: "VoiceDaemon",
             dependencies: [
-                "VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceTelemetry",
+                "VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceControl", "VoiceSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Small Foundation-based helpers shared by tools: an order-keeping JSON value.
+        .target(name: "VoiceSupport"),
+        // The control socket's protocol (newline-delimited JSON) and its client, for voicectl and the daemon.
+        .target(name: "VoiceControl", dependencies: ["VoiceCore", "VoiceSupport"]),
+        .executableTarget(
+            name: "voicectl",
+            dependencies: ["VoiceControl", "VoiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
-        .target(name: "VoiceTesting", dependencies: ["VoiceCore"]),
+        .target(name: "VoiceTesting", dependencies: ["VoiceCore", "VoiceSupport"]),
 
         .executableTarget(
             name: "voiced",
@@ -58,11 +67,12 @@ let package = Package(
             dependencies: ["VoiceCore", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
         ),
 
-        .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
+        .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport"]),
         // Runs the built `voiced` binary: exit codes and messages as scripts and systemd see them.
         .testTarget(name: "VoicedTests", dependencies: ["voiced"]),
         .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
-        .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
+        .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),
+        .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore", "VoiceSupport"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
     ]
 )

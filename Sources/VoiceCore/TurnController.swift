@@ -22,6 +22,8 @@ public enum TurnInput: Equatable, Sendable {
     case timer(TurnTimer, DebounceTimer.Ticket)
     /// New settings, applied between events.
     case settings(TurnSettings)
+    /// Speak a notice (`voicectl say`, "I'm offline") while IDLE; ignored in any other state.
+    case say(String, Voice)
     case shutdown
 }
 
@@ -64,6 +66,11 @@ public struct TurnController {
     private var logger: Logger
     private var timers: [TurnTimer: DebounceTimer] = [:]
     private var turn: Turn?
+    /// The TTS request of a notice being spoken while IDLE (turn 0 in playback).
+    private var notice: TTSRequest?
+    private var noticeSegments = 0
+    /// Notice segments handed to playback and not yet finished.
+    private var noticePlaying: Set<Int> = []
     private var nextTurnID = 1
     private var nextCallID = 1
     private var nextTTSID = 1
@@ -114,6 +121,7 @@ public struct TurnController {
         case .playback(let event): onPlayback(event)
         case .timer(let timer, let ticket): onTimer(timer, ticket)
         case .settings(let settings): update(settings: settings)
+        case .say(let text, let voice): say(text, voice: voice)
         case .shutdown: onShutdown()
         }
         defer { actions = [] }
@@ -218,9 +226,29 @@ public struct TurnController {
 
     // MARK: - Events
 
+    /// Speaks a notice while IDLE, through the same TTS and playback as answers, as turn 0.
+    private mutating func say(_ text: String, voice: Voice) {
+        guard state == .idle, !TranscriptBuffer.normalise(text).isEmpty else { return }
+        stopNotice()
+        let request = TTSRequest(id: nextTTSID, turn: 0, segment: noticeSegments, text: text, voice: voice, call: nil)
+        nextTTSID += 1
+        noticeSegments += 1
+        notice = request
+        emit(.startTTS(request))
+    }
+
+    /// Silences a notice (a wake, or a newer notice).
+    private mutating func stopNotice() {
+        if let request = notice { emit(.cancelTTS(request: request.id)) }
+        if notice != nil || !noticePlaying.isEmpty { emit(.dropPlayback(turn: 0)) }
+        notice = nil
+        noticePlaying = []
+    }
+
     private mutating func onButton() {
         switch state {
         case .idle:
+            stopNotice()
             beginTurn()
             go(.listening, .buttonWake)
             startTimer(.listenTimeout, after: settings.listenTimeout)
@@ -244,6 +272,7 @@ public struct TurnController {
         switch state {
         case .idle:
             guard settings.alwaysListening, Self.isNewSpeech(event) else { return }
+            stopNotice()
             beginTurn()
             go(.listening, .speechStarted)
             listen(event)
@@ -506,7 +535,26 @@ public struct TurnController {
         emit(.startTTS(request))
     }
 
+    private mutating func onNotice(_ request: TTSRequest, _ event: TTSEvent) {
+        switch event {
+        case .audio(let samples):
+            guard state == .idle, !samples.isEmpty else { return }
+            noticePlaying.insert(request.segment)
+            emit(.play(PlaybackChunk(turn: 0, segment: request.segment, samples: samples)))
+        case .finished:
+            emit(.endSegment(turn: 0, segment: request.segment))
+            notice = nil
+        case .failed(let message):
+            logger.warning("notice could not be spoken", metadata: ["voice": "\(request.voice.rawValue)", "error": "\(message)"])
+            notice = nil
+        }
+    }
+
     private mutating func onTTS(request id: Int, _ event: TTSEvent) {
+        if let notice, notice.id == id {
+            onNotice(notice, event)
+            return
+        }
         guard let request = turn?.tts, request.id == id else { return }  // late output of a cancelled request
         switch event {
         case .audio(let samples):
@@ -580,6 +628,10 @@ public struct TurnController {
     }
 
     private mutating func onPlayback(_ event: PlaybackEvent) {
+        if case .segmentFinished(0, let segment) = event {
+            noticePlaying.remove(segment)
+            return
+        }
         switch event {
         case .segmentStarted(let turnID, let segment):
             guard turn?.id == turnID, let count = turn?.segments.count, segment < count else { return }

@@ -1,5 +1,6 @@
 import Foundation
 import VoiceCore
+import VoiceSupport
 
 /// A `voiced simulate` scenario: settings, scripted providers and timed user events.
 /// The format is documented in docs/simulate.md.

@@ -1,4 +1,5 @@
 import VoiceCore
+import VoiceSupport
 
 /// One line of a simulation's timeline.
 public struct TimelineEntry: Equatable, Sendable {
@@ -159,7 +160,7 @@ public final class ScenarioRunner {
         case .startTTS(let request):
             add("tts_start", turn: request.turn, [("text", .string(request.text)), ("voice", .string(request.voice.rawValue))])
         case .play(let chunk):
-            if audioStarted.insert(chunk.turn).inserted { add("audio_start", turn: chunk.turn) }
+            if chunk.turn != 0, audioStarted.insert(chunk.turn).inserted { add("audio_start", turn: chunk.turn) }
         case .dropPlayback(let turn):
             add("audio_drop", turn: turn)
         case .turnFinished(let record):
@@ -198,6 +199,11 @@ public struct InvariantChecker: Sendable {
             cancelledCalls.insert(call)
         case .startTTS(let request):
             if let call = request.call { segmentCall[[request.turn, request.segment]] = call }
+        case .play(let chunk) where chunk.turn == 0:
+            // A notice (`voicectl say`, "I'm offline"): never an answer, only while IDLE.
+            if state != .idle {
+                violations.append("t=\(now.milliseconds)ms: a notice was handed to playback in state \(state)")
+            }
         case .play(let chunk):
             let t = now.milliseconds
             if !committedTurns.contains(chunk.turn) || !(state == .committed || state == .speaking) {
@@ -212,7 +218,7 @@ public struct InvariantChecker: Sendable {
             if let current = currentTurn, chunk.turn != current {
                 violations.append("t=\(t)ms: audio of turn \(chunk.turn) played during turn \(current)")
             }
-        case .dropPlayback(let turn):
+        case .dropPlayback(let turn) where turn != 0:
             drops[turn] = now
         default:
             break

@@ -1,5 +1,6 @@
 import Foundation
 import VoiceCore
+import VoiceSupport
 
 extension SimulationResult {
     /// The `voiced simulate --json` document (docs/simulate.md).

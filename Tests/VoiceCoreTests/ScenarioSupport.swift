@@ -1,5 +1,6 @@
 import Testing
 import VoiceTesting
+import VoiceSupport
 @testable import VoiceCore
 
 /// Builds scenarios in code and runs them through the same runner as `voiced simulate`.

@@ -1,5 +1,6 @@
 import Testing
 import VoiceTesting
+import VoiceSupport
 @testable import VoiceCore
 
 /// Every rule of the turn controller, through the same runner as `voiced simulate`.

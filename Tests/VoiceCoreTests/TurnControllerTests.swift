@@ -1,5 +1,6 @@
 import Testing
 import VoiceTesting
+import VoiceSupport
 @testable import VoiceCore
 
 /// The controller on its own: events in, actions out.
@@ -70,5 +71,47 @@ import VoiceTesting
         history.append(user: "0123456789", assistant: "abcdefghij")
         history.append(user: "second", assistant: "reply")
         #expect(history.messages.map(\.content) == ["second", "reply"])
+    }
+}
+
+@Suite struct NoticeTests {
+    func runner() -> ScenarioRunner {
+        var script = Script()
+        script.button(5000)
+        script.say(5100, 6000, "hello")
+        return ScenarioRunner(scenario: script.scenario)
+    }
+
+    @Test func aNoticeIsSpokenWhileIdleWithoutATurn() {
+        let r = runner()
+        r.scheduleEvents()
+        r.engine.post(.say("I'm offline.", .fallback))
+        r.clock.advance(to: .milliseconds(2000))
+        let result = r.result()
+        #expect(r.fallbackTTS.requests.map(\.text) == ["I'm offline."])
+        #expect(result.played.contains { $0.turn == 0 })
+        #expect(result.transitions.isEmpty)
+        #expect(result.violations.isEmpty)
+    }
+
+    @Test func aNoticeOutsideIdleIsIgnored() {
+        let r = runner()
+        r.scheduleEvents()
+        r.clock.advance(to: .milliseconds(5050))
+        r.engine.post(.say("Hello.", .primary))
+        #expect(r.tts.requests.isEmpty)
+    }
+
+    @Test func aWakeSilencesANotice() {
+        let r = runner()
+        r.scheduleEvents()
+        r.clock.advance(to: .milliseconds(3000))
+        r.engine.post(.say(String(repeating: "A long notice. ", count: 10), .primary))
+        r.clock.advance(to: .milliseconds(5000))   // the button at 5000 wakes
+        let result = r.result()
+        #expect(r.playback.drops == [.milliseconds(5000)])
+        #expect(result.played.filter { $0.turn == 0 }.allSatisfy { $0.end.milliseconds <= 5000 })
+        r.clock.runUntilIdle()
+        #expect(r.result().violations.isEmpty)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VoiceCore
+import VoiceSupport
 @testable import VoiceTesting
 
 @Suite struct ScenarioTests {
