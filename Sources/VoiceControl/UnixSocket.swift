@@ -9,6 +9,12 @@ public struct SocketError: Error, Equatable, Sendable, CustomStringConvertible {
     public var path: String
     public var errno: Int32
     public var description: String { "\(call) \(path): \(String(cString: strerror(errno)))" }
+
+    public init(call: String, path: String, errno: Int32) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
 }
 
 /// A connected Unix stream socket that reads and writes lines. Owns its descriptor.
@@ -27,7 +33,7 @@ public final class LineSocket: @unchecked Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError(call: "socket", path: path, errno: errno) }
         var address = sockaddr_un()
-        guard fill(&address, path: path) else {
+        guard fillAddress(&address, path: path) else {
             close(fd)
             throw SocketError(call: "connect", path: path, errno: ENAMETOOLONG)
         }
@@ -42,7 +48,7 @@ public final class LineSocket: @unchecked Sendable {
         return LineSocket(descriptor: fd)
     }
 
-    static func fill(_ address: inout sockaddr_un, path: String) -> Bool {
+    public static func fillAddress(_ address: inout sockaddr_un, path: String) -> Bool {
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }

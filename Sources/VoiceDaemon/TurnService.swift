@@ -87,6 +87,9 @@ public final class TurnService: Service, Sendable {
         engine.update(settings: settings)
     }
 
+    /// Speaks a notice while idle (`voicectl say`), through the streaming voice.
+    public func say(_ text: String, voice: Voice = .primary) { engine.post(.say(text, voice)) }
+
     /// Stops the turn: playback dropped, calls cancelled, state IDLE.
     public func shutdown() { engine.post(.shutdown) }
 

@@ -248,7 +248,7 @@ extension VoicedConfig {
     }
 
     /// Rules across keys.
-    func validate(file: String) throws(ConfigError) {
+    public func validate(file: String) throws(ConfigError) {
         if turn.adaptive.lowerBelow > turn.adaptive.raiseAbove {
             throw ConfigError(file: file, line: nil, key: "turn.cancel_rate_lower_below",
                               message: "must not be above turn.cancel_rate_raise_above (\(turn.adaptive.raiseAbove))")

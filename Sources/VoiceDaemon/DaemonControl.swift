@@ -1,0 +1,257 @@
+import Foundation
+import Synchronization
+import VoiceControl
+import VoiceCore
+import VoiceSupport
+
+/// What the control socket can read from and do to the running daemon, besides the turn service.
+public struct DaemonProbes: Sendable {
+    public var sessionID: String
+    public var clock: any VoiceClock
+    /// Provider connectivity in words, e.g. `["stt": "connected", "llm": "ok", "tts": "ok"]`.
+    public var providers: @Sendable () -> [String: String]
+    public var ringBuffer: @Sendable () -> AudioRingBuffer.Statistics?
+    public var isMuted: @Sendable () -> Bool
+    public var setMuted: @Sendable (Bool) -> Void
+    /// Applies a changed configuration to the running services.
+    public var apply: @Sendable (VoicedConfig) -> Void
+
+    public init(sessionID: String, clock: any VoiceClock, providers: @escaping @Sendable () -> [String: String],
+                ringBuffer: @escaping @Sendable () -> AudioRingBuffer.Statistics?, isMuted: @escaping @Sendable () -> Bool,
+                setMuted: @escaping @Sendable (Bool) -> Void, apply: @escaping @Sendable (VoicedConfig) -> Void) {
+        self.sessionID = sessionID
+        self.clock = clock
+        self.providers = providers
+        self.ringBuffer = ringBuffer
+        self.isMuted = isMuted
+        self.setMuted = setMuted
+        self.apply = apply
+    }
+}
+
+/// Answers voicectl: status, watch, settings, history, metrics, wake, interrupt, say, mute.
+public final class DaemonControl: ControlHandling {
+    /// How many finished turns `history` and the latency sparkline can show.
+    public static let historyLimit = 200
+    /// A telemetry snapshot goes to watchers every this many turns.
+    public static let snapshotEvery = 5
+
+    private let turns: TurnService
+    private let settings: SettingsStore
+    private let probes: DaemonProbes
+    private let started: VoiceInstant
+    private let watchers = Mutex<Set<ControlConnection>>([])
+    private let recent = Mutex<[TurnRecord]>([])
+
+    public init(turns: TurnService, settings: SettingsStore, probes: DaemonProbes) {
+        self.turns = turns
+        self.settings = settings
+        self.probes = probes
+        self.started = probes.clock.now
+        turns.observe { [weak self] note in self?.observe(note) }
+    }
+
+    /// Tells every watcher about something that happened outside the turn controller (an error).
+    public func broadcast(error message: String) {
+        send(.object([("type", .string("error")), ("message", .string(message))]))
+    }
+
+    public func disconnected(_ connection: ControlConnection) {
+        _ = watchers.withLock { $0.remove(connection) }
+    }
+
+    public func handle(_ request: ControlRequest, from connection: ControlConnection) -> Result<JSONValue, ControlError> {
+        do throws(ControlError) {
+            return .success(try answer(request, connection))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func answer(_ request: ControlRequest, _ connection: ControlConnection) throws(ControlError) -> JSONValue {
+        let args = request.arguments
+        switch request.command {
+        case "status": return status()
+        case "watch":
+            _ = watchers.withLock { $0.insert(connection) }
+            return .object([("watching", .bool(true))])
+        case "settings.get":
+            if case .string(let name)? = args["key"] {
+                let key = try SettingsStore.key(named: name)
+                return .object([(name, JSONValue(key.value(in: settings.effective)))])
+            }
+            return .object(settings.all().map { ($0.name, .object([("value", JSONValue($0.value)), ("source", .string($0.source))])) })
+        case "settings.set":
+            guard case .string(let name)? = args["key"] else { throw ControlError(.badArgument, "settings.set needs \"key\"") }
+            guard let raw = args["value"] else { throw ControlError(.badArgument, "settings.set needs \"value\"") }
+            let text: String
+            switch raw {
+            case .string(let s): text = s
+            default: text = raw.serialized()
+            }
+            let config = try settings.set(name, to: text)
+            probes.apply(config)
+            let key = try SettingsStore.key(named: name)
+            return .object([(name, JSONValue(key.value(in: config)))])
+        case "settings.reset":
+            var name: String?
+            if case .string(let n)? = args["key"] { name = n }
+            let config = try settings.reset(name)
+            probes.apply(config)
+            return .object([("reset", .string(name ?? "all"))])
+        case "history":
+            var count = 10
+            if let raw = args["n"] {
+                guard case .int(let n) = raw, n >= 1, n <= Int64(Self.historyLimit) else {
+                    throw ControlError(.badArgument, "n must be a whole number from 1 to \(Self.historyLimit)")
+                }
+                count = Int(n)
+            }
+            return .object([("turns", .array(recent.withLock { Array($0.suffix(count)) }.map(Self.json(turn:))))])
+        case "metrics": return metrics()
+        case "wake":
+            guard turns.current.state == .idle else {
+                throw ControlError(.notPermitted, "the speaker is \(turns.current.state.rawValue.uppercased()), not idle; use interrupt to stop an answer")
+            }
+            turns.buttonPressed()
+            return .object([("state", .string(turns.current.state.rawValue))])
+        case "interrupt":
+            guard [.committed, .speaking].contains(turns.current.state) else {
+                throw ControlError(.notPermitted, "nothing to interrupt: the speaker is \(turns.current.state.rawValue.uppercased())")
+            }
+            turns.buttonPressed()
+            return .object([("state", .string(turns.current.state.rawValue))])
+        case "say":
+            guard case .string(let text)? = args["text"], !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ControlError(.badArgument, "say needs a non-empty \"text\"")
+            }
+            guard text.count <= 2000 else { throw ControlError(.badArgument, "text of \(text.count) characters; at most 2000") }
+            guard turns.current.state == .idle else {
+                throw ControlError(.notPermitted, "the speaker is \(turns.current.state.rawValue.uppercased()); say works while idle")
+            }
+            turns.say(text)
+            return .object([("saying", .string(text))])
+        case "mute":
+            guard case .bool(let on)? = args["on"] else { throw ControlError(.badArgument, "mute needs \"on\": true or false") }
+            probes.setMuted(on)
+            return .object([("muted", .bool(probes.isMuted()))])
+        default:
+            throw ControlError(.unknownCommand, "unknown command '\(request.command)' (commands: status, watch, settings.get, settings.set, settings.reset, history, metrics, wake, interrupt, say, mute)")
+        }
+    }
+
+    private func status() -> JSONValue {
+        let current = turns.current
+        let uptime = (probes.clock.now - started).seconds
+        var ring: JSONValue = .null
+        if let stats = probes.ringBuffer() {
+            ring = .object([
+                ("fill", .int(Int64(stats.fill))), ("capacity", .int(Int64(stats.capacity))),
+                ("fill_ratio", .double((stats.fillRatio * 1000).rounded() / 1000)),
+                ("dropped_samples", .int(Int64(stats.droppedSamples))), ("overflows", .int(Int64(stats.overflowEvents))),
+            ])
+        }
+        return .object([
+            ("state", .string(current.state.rawValue)),
+            ("turn", current.turn.map { .int(Int64($0)) } ?? .null),
+            ("session_id", .string(probes.sessionID)),
+            ("uptime_s", .double((uptime * 10).rounded() / 10)),
+            ("providers", .object(probes.providers().sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("muted", .bool(probes.isMuted())),
+            ("ring_buffer", ring),
+            ("debounce_ms", .int(current.debounceMs)),
+            ("transitions", .array(current.recentTransitions.suffix(8).map(Self.json(transition:)))),
+        ])
+    }
+
+    private func metrics() -> JSONValue {
+        let current = turns.current
+        let latencies = recent.withLock { $0.suffix(20).compactMap(\.latencies.speechEndToFirstAudioMs) }
+        let t = current.telemetry
+        return .object([
+            ("cancellation_rate", .double((t.cancellationRate * 10000).rounded() / 10000)),
+            ("avg_turn_latency_ms", t.averageTurnLatencyMs.map { .int(Int64($0.rounded())) } ?? .null),
+            ("turns_completed", .int(Int64(t.completedTurns))),
+            ("cancellations", .int(Int64(t.cancellations))),
+            ("tokens_wasted", .int(Int64(t.tokensWasted))),
+            ("debounce_ms", .int(current.debounceMs)),
+            ("recent_latencies_ms", .array(latencies.map(JSONValue.int))),
+        ])
+    }
+
+    private func observe(_ note: TurnNotification) {
+        switch note {
+        case .transition(let event):
+            send(Self.json(transition: event).adding(("type", .string("state"))))
+        case .speech(let speech):
+            switch speech {
+            case .partial(let text): send(.object([("type", .string("partial")), ("text", .string(text))]))
+            case .final(let text, let confidence, _, _):
+                send(.object([("type", .string("final")), ("text", .string(text)), ("confidence", .double(confidence))]))
+            case .speechStarted: send(.object([("type", .string("speech_started"))]))
+            case .speechEnded: send(.object([("type", .string("speech_ended"))]))
+            }
+        case .speaking(let turn, let text):
+            send(.object([("type", .string("speaking")), ("turn", .int(Int64(turn))), ("text", .string(text))]))
+        case .turnFinished(let record):
+            let count = recent.withLock { list -> Int in
+                list.append(record)
+                if list.count > Self.historyLimit { list.removeFirst(list.count - Self.historyLimit) }
+                return list.count
+            }
+            send(Self.json(turn: record).adding(("type", .string("turn"))))
+            if count % Self.snapshotEvery == 0 { send(metrics().adding(("type", .string("telemetry")))) }
+        case .debounceAdjusted(let adjustment):
+            send(.object([
+                ("type", .string("debounce")), ("old_ms", .int(adjustment.old.wholeMilliseconds)),
+                ("new_ms", .int(adjustment.new.wholeMilliseconds)), ("cancellation_rate", .double(adjustment.cancellationRate)),
+            ]))
+        }
+    }
+
+    private func send(_ event: JSONValue) {
+        for connection in watchers.withLock({ $0 }) where !connection.send(.event(event)) {
+            _ = watchers.withLock { $0.remove(connection) }
+        }
+    }
+
+    static func json(transition event: TransitionEvent) -> JSONValue {
+        .object([
+            ("t_ms", .int(event.time.milliseconds)), ("from", .string(event.from.rawValue)), ("to", .string(event.to.rawValue)),
+            ("cause", .string(event.cause.rawValue)), ("turn", event.turn.map { .int(Int64($0)) } ?? .null),
+        ])
+    }
+
+    static func json(turn record: TurnRecord) -> JSONValue {
+        let duration = record.endedAt.map { ($0 - record.startedAt).wholeMilliseconds }
+        return .object([
+            ("turn", .int(Int64(record.turn))),
+            ("started_ms", .int(record.startedAt.milliseconds)),
+            ("duration_ms", duration.map(JSONValue.int) ?? .null),
+            ("user_text", .string(record.userText)),
+            ("agent_text", .string(record.spokenText)),
+            ("interrupted", .bool(record.interrupted)),
+            ("status", .string(record.status.rawValue)),
+            ("latency_ms", record.latencies.speechEndToFirstAudioMs.map(JSONValue.int) ?? .null),
+        ])
+    }
+}
+
+extension JSONValue {
+    /// The value of a TOML setting as JSON.
+    init(_ value: TOMLValue) {
+        switch value {
+        case .string(let s): self = .string(s)
+        case .integer(let i): self = .int(i)
+        case .float(let d): self = .double(d)
+        case .boolean(let b): self = .bool(b)
+        case .array(let items): self = .array(items.map(JSONValue.init))
+        }
+    }
+
+    /// An object with one more key in front.
+    func adding(_ pair: (String, JSONValue)) -> JSONValue {
+        if case .object(let pairs) = self { return .object([pair] + pairs) }
+        return self
+    }
+}

@@ -1,0 +1,284 @@
+import ArgumentParser
+import Foundation
+import VoiceControl
+import VoiceSupport
+
+/// Exit codes scripts can rely on (documented in docs/operations.md).
+enum Exit {
+    static let daemonError: Int32 = 1
+    static let unreachable: Int32 = 3
+    static let badArgument: Int32 = 4
+    static let notPermitted: Int32 = 5
+}
+
+struct Connection: ParsableArguments {
+    @Option(help: "The daemon's control socket (default: $VOICED_SOCKET or /run/voiced/control.sock).")
+    var socket: String = ProcessInfo.processInfo.environment["VOICED_SOCKET"] ?? "/run/voiced/control.sock"
+
+    @Flag(help: "Print the daemon's JSON reply instead of text, for scripts.")
+    var json = false
+
+    func client() throws -> ControlClient {
+        do {
+            return try ControlClient(path: socket)
+        } catch {
+            FileHandle.standardError.write(Data("voicectl: cannot reach the daemon at \(socket): \(error.description) (is voiced running, and are you in its group?)\n".utf8))
+            throw ExitCode(Exit.unreachable)
+        }
+    }
+
+    /// Sends one request and prints the result with `render` (or as JSON with --json).
+    func run(_ command: String, _ arguments: [String: JSONValue] = [:], render: (JSONValue) -> String) throws {
+        let client = try client()
+        do {
+            let result = try client.request(command, arguments)
+            print(json ? result.serialized(indent: 2) : render(result))
+        } catch let error as ControlError {
+            FileHandle.standardError.write(Data("voicectl: \(error.message)\n".utf8))
+            switch error.code {
+            case .badArgument, .unknownCommand: throw ExitCode(Exit.badArgument)
+            case .notPermitted: throw ExitCode(Exit.notPermitted)
+            case .unavailable: throw ExitCode(Exit.unreachable)
+            default: throw ExitCode(Exit.daemonError)
+            }
+        }
+    }
+}
+
+@main
+struct VoiceCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voicectl",
+        abstract: "See and steer a running voiced: status, live settings, history, metrics and control.",
+        discussion: """
+        Exit codes: 0 done; 1 the daemon failed the request; 3 the daemon cannot be reached;
+        4 a bad argument (the message says the allowed range); 5 not permitted in the current state;
+        64 a usage error.
+        """,
+        subcommands: [Status.self, Watch.self, Settings.self, History.self, Metrics.self, Wake.self, Interrupt.self, Say.self, Mute.self]
+    )
+}
+
+func text(_ value: JSONValue?) -> String {
+    switch value {
+    case .string(let s)?: s
+    case .int(let i)?: String(i)
+    case .double(let d)?: d == d.rounded() ? String(Int64(d)) : String(format: "%.3g", d)
+    case .bool(let b)?: b ? "yes" : "no"
+    case .array(let items)?: items.map { text($0) }.joined(separator: ", ")
+    case .null?, nil: "-"
+    case .object?: value?.serialized() ?? "-"
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "State, session, uptime, providers, microphone, ring buffer, debounce and the last transitions.")
+    @OptionGroup var connection: Connection
+    func run() throws {
+        try connection.run("status") { r in
+            var lines = [
+                "state        \(text(r["state"]).uppercased())\(r["turn"].map { $0 == .null ? "" : "  (turn \(text($0)))" } ?? "")",
+                "session      \(text(r["session_id"]))",
+                "uptime       \(text(r["uptime_s"])) s",
+                "microphone   \(r["muted"] == .bool(true) ? "MUTED" : "live")",
+                "debounce     \(text(r["debounce_ms"])) ms",
+            ]
+            if case .object(let providers)? = r["providers"] {
+                lines.append("providers    " + providers.map { "\($0.0) \(text($0.1))" }.joined(separator: ", "))
+            }
+            if let ring = r["ring_buffer"], ring != .null {
+                let ratio = { if case .double(let d)? = ring["fill_ratio"] { Int(d * 100) } else { 0 } }()
+                lines.append("ring buffer  \(ratio)% full, \(text(ring["dropped_samples"])) samples dropped in \(text(ring["overflows"])) overflows")
+            }
+            if case .array(let transitions)? = r["transitions"], !transitions.isEmpty {
+                lines.append("last transitions:")
+                for t in transitions {
+                    lines.append(String(format: "  %8.3fs  ", Double(text(t["t_ms"])).map { $0 / 1000 } ?? 0)
+                                 + "\(text(t["from"]).uppercased()) → \(text(t["to"]).uppercased())  (\(text(t["cause"])))")
+                }
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Follow states, transcripts, what is spoken and latencies live (Ctrl-C to stop).")
+    @OptionGroup var connection: Connection
+    func run() throws {
+        let client = try connection.client()
+        do {
+            try client.watch { event in
+                if connection.json {
+                    emitLine(event.serialized())
+                    return true
+                }
+                let line: String
+                switch text(event["type"]) {
+                case "state": line = "\(text(event["from"]).uppercased()) → \(text(event["to"]).uppercased())  (\(text(event["cause"])))"
+                case "partial": line = "  … \(text(event["text"]))"
+                case "final": line = "  heard: \"\(text(event["text"]))\""
+                case "speech_started": line = "  (speech)"
+                case "speech_ended": line = "  (silence)"
+                case "speaking": line = "  saying: \"\(text(event["text"]))\""
+                case "turn":
+                    line = "turn \(text(event["turn"])) \(text(event["status"])): latency \(text(event["latency_ms"])) ms, \"\(text(event["agent_text"]))\""
+                case "telemetry":
+                    line = "metrics: cancellation rate \(text(event["cancellation_rate"])), average latency \(text(event["avg_turn_latency_ms"])) ms"
+                case "debounce": line = "debounce \(text(event["old_ms"])) → \(text(event["new_ms"])) ms"
+                case "error": line = "ERROR: \(text(event["message"]))"
+                default: line = event.serialized()
+                }
+                emitLine(line)
+                return true
+            }
+        } catch let error as ControlError {
+            FileHandle.standardError.write(Data("voicectl: \(error.message)\n".utf8))
+            throw ExitCode(Exit.daemonError)
+        }
+    }
+}
+
+/// Writes a line at once (unbuffered), so `voicectl watch | …` shows events as they happen.
+func emitLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+struct Settings: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show, change or reset the live settings.",
+        discussion: """
+        Changes apply at once and persist across restarts (in the state directory, over the
+        configuration file). Settings: debounce_ms (400–1200), cancel_rate_raise_above and
+        cancel_rate_lower_below (10%–50%), adaptive_debounce, commit_hold_ms, speculation
+        (after_debounce, at_final, at_commit), preemptive_tts, voice, llm_model,
+        correction_markers (comma-separated), volume (0–100), follow_up_ms, barge_in
+        (voice, button_only), always_listening.
+        """,
+        subcommands: [Get.self, Set.self, Reset.self],
+        defaultSubcommand: Get.self
+    )
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show every live setting (or one) and where its value comes from.")
+        @OptionGroup var connection: Connection
+        @Argument(help: "One setting.") var key: String?
+        func run() throws {
+            var arguments: [String: JSONValue] = [:]
+            if let key { arguments["key"] = .string(key) }
+            try connection.run("settings.get", arguments) { r in
+                guard case .object(let pairs) = r else { return text(r) }
+                return pairs.map { name, value in
+                    if value["source"] != nil {
+                        return "\(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(text(value["value"]).padding(toLength: 24, withPad: " ", startingAt: 0)) (\(text(value["source"])))"
+                    }
+                    return "\(name) = \(text(value))"
+                }.joined(separator: "\n")
+            }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a setting now and keep it across restarts.")
+        @OptionGroup var connection: Connection
+        @Argument(help: "The setting.") var key: String
+        @Argument(help: "The new value (30% and 0.3 both work for rates; lists are comma-separated).") var value: String
+        func run() throws {
+            try connection.run("settings.set", ["key": .string(key), "value": .string(value)]) { r in
+                guard case .object(let pairs) = r, let first = pairs.first else { return text(r) }
+                return "\(first.0) = \(text(first.1))"
+            }
+        }
+    }
+
+    struct Reset: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Return one setting, or all, to the configuration file's value.")
+        @OptionGroup var connection: Connection
+        @Argument(help: "The setting (all when omitted).") var key: String?
+        func run() throws {
+            var arguments: [String: JSONValue] = [:]
+            if let key { arguments["key"] = .string(key) }
+            try connection.run("settings.reset", arguments) { r in "reset \(text(r["reset"]))" }
+        }
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Recent turns: time, duration, what was heard and said, interruptions, latency.")
+    @OptionGroup var connection: Connection
+    @Option(name: .short, help: "How many turns (1–200).") var n: Int = 10
+    func validate() throws {
+        guard (1...200).contains(n) else { throw ValidationError("-n must be from 1 to 200") }
+    }
+    func run() throws {
+        try connection.run("history", ["n": .int(Int64(n))]) { r in
+            guard case .array(let turns)? = r["turns"], !turns.isEmpty else { return "no turns yet" }
+            return turns.map { t in
+                let at = String(format: "%8.1fs", (Double(text(t["started_ms"])) ?? 0) / 1000)
+                let duration = String(format: "%5.1fs", (Double(text(t["duration_ms"])) ?? 0) / 1000)
+                let flag = t["interrupted"] == .bool(true) ? " INTERRUPTED" : ""
+                return "#\(text(t["turn"])) \(at) \(duration) latency \(text(t["latency_ms"])) ms [\(text(t["status"]))]\(flag)\n"
+                    + "    heard: \"\(text(t["user_text"]))\"\n    said:  \"\(text(t["agent_text"]))\""
+            }.joined(separator: "\n")
+        }
+    }
+}
+
+/// A text sparkline: one block per value, scaled between the smallest and largest.
+func sparkline(_ values: [Int64]) -> String {
+    let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+    guard let low = values.min(), let high = values.max() else { return "" }
+    let span = max(1, high - low)
+    return String(values.map { blocks[Int((($0 - low) * Int64(blocks.count - 1)) / span)] })
+}
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancellation rate, latency, turns, wasted tokens, debounce, and a latency sparkline.")
+    @OptionGroup var connection: Connection
+    func run() throws {
+        try connection.run("metrics") { r in
+            var latencies: [Int64] = []
+            if case .array(let items)? = r["recent_latencies_ms"] {
+                latencies = items.compactMap { if case .int(let i) = $0 { i } else { nil } }
+            }
+            let rate = { if case .double(let d)? = r["cancellation_rate"] { String(format: "%.0f%%", d * 100) } else { "-" } }()
+            return [
+                "cancellation rate   \(rate) (\(text(r["cancellations"])) cancelled)",
+                "turn latency        \(text(r["avg_turn_latency_ms"])) ms average (speech end → first audio)",
+                "turns completed     \(text(r["turns_completed"]))",
+                "tokens wasted       \(text(r["tokens_wasted"]))",
+                "debounce            \(text(r["debounce_ms"])) ms",
+                "latency, last \(latencies.count)    \(sparkline(latencies))" + (latencies.isEmpty ? "" : "  (\(latencies.min()!)–\(latencies.max()!) ms)"),
+            ].joined(separator: "\n")
+        }
+    }
+}
+
+struct Wake: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start listening, as a short press of the button does while idle.")
+    @OptionGroup var connection: Connection
+    func run() throws { try connection.run("wake") { "now \(text($0["state"]).uppercased())" } }
+}
+
+struct Interrupt: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop the answer at once, as a short press of the button does while speaking.")
+    @OptionGroup var connection: Connection
+    func run() throws { try connection.run("interrupt") { "now \(text($0["state"]).uppercased())" } }
+}
+
+struct Say: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Speak a text through the TTS path (while idle).")
+    @OptionGroup var connection: Connection
+    @Argument(help: "What to say.") var text: String
+    func run() throws { try connection.run("say", ["text": .string(text)]) { _ in "saying it" } }
+}
+
+struct Mute: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Mute or unmute the microphone: while muted no audio leaves the device.")
+    enum Switch: String, ExpressibleByArgument { case on, off }
+    @OptionGroup var connection: Connection
+    @Argument(help: "on or off.") var state: Switch
+    func run() throws {
+        try connection.run("mute", ["on": .bool(state == .on)]) { $0["muted"] == .bool(true) ? "microphone muted" : "microphone live" }
+    }
+}
