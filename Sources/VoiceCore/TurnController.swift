@@ -24,6 +24,8 @@ public enum TurnInput: Equatable, Sendable {
     case settings(TurnSettings)
     /// Speak a notice (`voicectl say`, "I'm offline") while IDLE; ignored in any other state.
     case say(String, Voice)
+    /// A no-op the watchdog posts to prove the controller still handles events.
+    case heartbeat
     case shutdown
 }
 
@@ -122,6 +124,7 @@ public struct TurnController {
         case .timer(let timer, let ticket): onTimer(timer, ticket)
         case .settings(let settings): update(settings: settings)
         case .say(let text, let voice): say(text, voice: voice)
+        case .heartbeat: break
         case .shutdown: onShutdown()
         }
         defer { actions = [] }

@@ -87,6 +87,10 @@ public final class TurnService: Service, Sendable {
         engine.update(settings: settings)
     }
 
+    /// Posts a heartbeat; `current.handledEvents` moves when the controller has handled it.
+    /// The watchdog uses this to tell a live controller from a stuck one.
+    public func heartbeat() { engine.post(.heartbeat) }
+
     /// Speaks a notice while idle (`voicectl say`), through the streaming voice.
     public func say(_ text: String, voice: Voice = .primary) { engine.post(.say(text, voice)) }
 
