@@ -30,6 +30,14 @@ public final class AudioRingBuffer: @unchecked Sendable {
         /// Writes that had to drop samples.
         public var overflowEvents: Int
 
+        public init(fill: Int, capacity: Int, written: Int, droppedSamples: Int, overflowEvents: Int) {
+            self.fill = fill
+            self.capacity = capacity
+            self.written = written
+            self.droppedSamples = droppedSamples
+            self.overflowEvents = overflowEvents
+        }
+
         /// The fill as a fraction of the capacity.
         public var fillRatio: Double { capacity == 0 ? 0 : Double(fill) / Double(capacity) }
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import VoiceCore
+import VoiceCore
+import VoiceTesting
 
 /// Samples whose value is their index, so what comes out shows which samples survived.
 fileprivate func ramp(_ range: Range<Int>) -> [Int16] { range.map { Int16(truncatingIfNeeded: $0) } }

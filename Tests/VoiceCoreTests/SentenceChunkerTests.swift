@@ -1,4 +1,5 @@
 import Testing
+import VoiceTesting
 @testable import VoiceCore
 
 /// One row of the chunking table: a stream of text and the chunks it must produce.
@@ -264,18 +265,5 @@ fileprivate func chunks(of tokens: some Sequence<String>, chunker: SentenceChunk
         let custom = SentenceChunker(abbreviations: ["approx", "no"])
         #expect(chunks(of: ["See no. 5 here. Dr. Who."], chunker: custom) == ["See no. 5 here.", "Dr.", "Who."])
         #expect(chunks(of: ["See no. 5 here."]) == ["See no.", "5 here."])
-    }
-}
-
-/// A small deterministic generator, so a failing random case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

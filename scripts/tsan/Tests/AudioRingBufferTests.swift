@@ -1,0 +1,1 @@
+../../../Tests/VoiceCoreTests/AudioRingBufferTests.swift
