@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
 
         // Pure logic: the standard library and swift-log only.
         .target(
@@ -29,7 +30,10 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         // Adapters: each depends on VoiceCore and on one outside world.
-        .target(name: "VoiceLinux", dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd"]),
+        .target(
+            name: "VoiceLinux",
+            dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
@@ -51,5 +55,10 @@ let package = Package(
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
+        // Capture, playback, WAV, earcons, voice activity and echo cancellation.
+        .testTarget(
+            name: "VoiceAudioTests",
+            dependencies: ["VoiceCore", "VoiceLinux", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )
