@@ -6,7 +6,7 @@ import VoiceCore
 @testable import VoiceLinux
 
 @Suite struct ALSACaptureTests {
-    static let logger = Logger(label: "test.capture")
+    static let logger = Logger(label: "test.capture", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func capture(ring: AudioRingBuffer, opener: FakeOpener, sleeps: Collector<Duration> = Collector(),
                         statuses: Collector<AudioDeviceStatus> = Collector()) -> ALSACapture {

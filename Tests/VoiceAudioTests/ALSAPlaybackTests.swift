@@ -6,7 +6,7 @@ import VoiceCore
 @testable import VoiceLinux
 
 @Suite struct ALSAPlaybackTests {
-    static let logger = Logger(label: "test.playback")
+    static let logger = Logger(label: "test.playback", factory: { _ in SwiftLogNoOpLogHandler() })
 
     struct Rig {
         let playback: ALSAPlayback
@@ -165,6 +165,24 @@ import VoiceCore
         }
         #expect(format.period <= .milliseconds(20) && format.buffer <= .milliseconds(80))
         #expect(statuses.all.last == .stopped)
+    }
+
+    @Test func dropsRacingTheWriterThreadNeitherBlockNorLeakOldTurns() {
+        let events = Collector<PlaybackEvent>()
+        let playback = ALSAPlayback(configuration: .playback(device: "null"), logger: Self.logger)
+        playback.setEventHandler { events.append($0) }
+        playback.start()
+        for turn in 1...50 {
+            playback.enqueue(PlaybackChunk(turn: turn, segment: 0, samples: Self.ramp(3200)))
+            playback.endSegment(turn: turn, segment: 0)
+            playback.drop()
+        }
+        playback.enqueue(PlaybackChunk(turn: 99, segment: 0, samples: Self.ramp(640)))
+        playback.endSegment(turn: 99, segment: 0)
+        #expect(waitUntil { events.all.contains(.segmentFinished(turn: 99, segment: 0)) })
+        playback.stop()
+        #expect(playback.statistics.drops == 50)
+        #expect(playback.queuedSamples == 0)
     }
 
     @Test func theFilePCMReceivesTheAudioInOrderAtTheVolumeSet() throws {
