@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
 
         // Pure logic: the standard library and swift-log only.
         .target(
@@ -31,7 +32,10 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         // Adapters: each depends on VoiceCore and on one outside world.
-        .target(name: "VoiceLinux", dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd"]),
+        .target(
+            name: "VoiceLinux",
+            dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // The daemon's services and object graph: only it knows every adapter.
@@ -74,5 +78,10 @@ let package = Package(
         .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore", "VoiceSupport"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
+        // Capture, playback, WAV, earcons, voice activity and echo cancellation.
+        .testTarget(
+            name: "VoiceAudioTests",
+            dependencies: ["VoiceCore", "VoiceLinux", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   pkg-config            # SwiftPM finds the system libraries through it
   libasound2-dev        # ALSA: capture and playback
+  libspeexdsp-dev       # speexdsp's echo canceller, so the speaker's own voice does not barge in
   libcurl4-openssl-dev  # HTTP + SSE for the LLM and the TTS clients
   libsqlite3-dev        # the on-device telemetry store
   libgpiod-dev          # LEDs and the push-button (libgpiod v1 API, 1.6)

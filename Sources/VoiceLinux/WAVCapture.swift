@@ -1,0 +1,132 @@
+import Synchronization
+import VoiceCore
+
+/// A microphone made of WAV files, for the demo and for machines without a sound card: writes
+/// 20 ms frames into the ring paced in real time by the injected clock, the clips at their
+/// offsets, silence between them and after the last one until stopped.
+///
+/// ALSA's `file` PCM cannot stand in for this: it delivers as fast as it is read.
+public final class WAVCapture: Sendable {
+    /// Audio placed on the capture's timeline.
+    public struct Clip: Equatable, Sendable {
+        /// 16 kHz mono.
+        public var samples: [Int16]
+        /// When the clip starts, from the capture's start. A clip that would overlap the one
+        /// before starts right after it instead.
+        public var offset: Duration
+
+        public init(samples: [Int16], offset: Duration = .zero) {
+            self.samples = samples
+            self.offset = offset
+        }
+
+        /// Loads a WAV file (any rate, mono or stereo) as a clip at `offset`.
+        public static func file(_ path: String, at offset: Duration = .zero,
+                                options: WAV.ReadOptions = WAV.ReadOptions()) throws(WAVFileError) -> Clip {
+            Clip(samples: try WAVFile.readMono16k(path, options: options), offset: offset)
+        }
+    }
+
+    /// Samples per frame (20 ms).
+    public static let frameSize = PlaybackChunk.sampleRate / 50
+
+    private let timeline: [Int16]
+    private let ring: AudioRingBuffer
+    private let clock: any VoiceClock
+    private let frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)?
+    private let muted = Atomic<Bool>(false)
+    private let state = Mutex<(start: VoiceInstant?, frames: Int)>((nil, 0))
+
+    /// - Parameters:
+    ///   - clips: the audio, placed at their offsets.
+    ///   - frameObserver: sees each frame written (as ``ALSACapture``'s does), e.g. for barge-in.
+    public init(clips: [Clip], ring: AudioRingBuffer, clock: any VoiceClock,
+                frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)? = nil) {
+        var timeline: [Int16] = []
+        for clip in clips.sorted(by: { $0.offset < $1.offset }) {
+            let start = Self.samples(in: clip.offset)
+            if start > timeline.count { timeline += [Int16](repeating: 0, count: start - timeline.count) }
+            timeline += clip.samples
+        }
+        self.timeline = timeline
+        self.ring = ring
+        self.clock = clock
+        self.frameObserver = frameObserver
+    }
+
+    /// How long the clips and their gaps last (silence follows).
+    public var duration: Duration { PlaybackChunk.duration(ofSamples: timeline.count) }
+
+    /// Frames written (or discarded while muted) so far.
+    public var framesProduced: Int { state.withLock { $0.frames } }
+
+    /// Whether every clip has been delivered.
+    public var isFinished: Bool { framesProduced * Self.frameSize >= timeline.count }
+
+    /// Whether frames are discarded instead of written to the ring.
+    public var isMuted: Bool {
+        get { muted.load(ordering: .relaxed) }
+        set { muted.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Sets the instant the timeline starts (the first call to ``produce(upTo:)`` or ``run()``
+    /// sets it otherwise).
+    public func begin(at instant: VoiceInstant) {
+        state.withLock { if $0.start == nil { $0.start = instant } }
+    }
+
+    /// Writes every frame whose last sample is due by `now`, as a microphone would have
+    /// delivered them; returns how many.
+    @discardableResult
+    public func produce(upTo now: VoiceInstant) -> Int {
+        let (first, count) = state.withLock { state -> (Int, Int) in
+            let start = state.start ?? now
+            state.start = start
+            let due = now > start ? Self.samples(in: now - start) / Self.frameSize : 0
+            let first = state.frames
+            let count = max(0, due - first)
+            state.frames += count
+            return (first, count)
+        }
+        guard count > 0 else { return 0 }
+        let isMuted = muted.load(ordering: .relaxed)
+        var frame = [Int16](repeating: 0, count: Self.frameSize)
+        for index in first..<first + count {
+            let from = index * Self.frameSize
+            for i in 0..<Self.frameSize { frame[i] = from + i < timeline.count ? timeline[from + i] : 0 }
+            if !isMuted {
+                frame.withUnsafeBufferPointer { buffer in
+                    ring.write(buffer)
+                    frameObserver?(buffer)
+                }
+            }
+        }
+        return count
+    }
+
+    /// The instant the next frame falls due.
+    public var nextDeadline: VoiceInstant {
+        state.withLock { state in
+            (state.start ?? clock.now) + PlaybackChunk.duration(ofSamples: (state.frames + 1) * Self.frameSize)
+        }
+    }
+
+    /// Delivers frames in real time until the task is cancelled.
+    public func run() async {
+        begin(at: clock.now)
+        while !Task.isCancelled {
+            produce(upTo: clock.now)
+            do {
+                try await clock.sleep(until: nextDeadline)
+            } catch {
+                return  // cancelled
+            }
+        }
+    }
+
+    /// Whole samples at 16 kHz in `duration`.
+    static func samples(in duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * PlaybackChunk.sampleRate + Int(attoseconds / 62_500_000_000_000)
+    }
+}
