@@ -12,8 +12,9 @@ let package = Package(
         .library(name: "VoiceTesting", targets: ["VoiceTesting"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),  // LogEvent, for the journald handler
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // System libraries: pkg-config name and the Debian package that provides it.
@@ -29,7 +30,14 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         // Adapters: each depends on VoiceCore and on one outside world.
-        .target(name: "VoiceLinux", dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd"]),
+        .target(
+            name: "VoiceLinux",
+            dependencies: [
+                "VoiceCore", "CALSA", "CGPIOD", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
@@ -50,6 +58,14 @@ let package = Package(
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
-        .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
+        .testTarget(
+            name: "VoiceLinuxTests",
+            dependencies: [
+                "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceCore", "VoiceTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )
