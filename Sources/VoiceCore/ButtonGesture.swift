@@ -29,6 +29,7 @@ public struct ButtonSettings: Hashable, Sendable {
     /// How long the button must be held for a long press.
     public var longPress: Duration
 
+    /// The timing by default: 30 ms debounce, 2 s long press.
     public init(debounce: Duration = .milliseconds(30), longPress: Duration = .seconds(2)) {
         self.debounce = debounce
         self.longPress = longPress
@@ -42,6 +43,7 @@ public struct ButtonSettings: Hashable, Sendable {
 /// It holds no thread and no timer; timestamps come from the caller's clock and must not go
 /// backwards (an earlier one is treated as the latest seen).
 public struct ButtonGestureRecognizer: Hashable, Sendable {
+    /// Debounce and long-press time.
     public let settings: ButtonSettings
     /// The latest raw level.
     public private(set) var rawPressed: Bool

@@ -53,9 +53,12 @@ public enum LEDAnimation: Hashable, Sendable {
 
 /// A colour and an animation: what one indicator state looks like.
 public struct LEDPattern: Hashable, Sendable, CustomStringConvertible {
+    /// The colour when lit (``LEDColor/off``: never lit).
     public var color: LEDColor
+    /// How the light changes over time.
     public var animation: LEDAnimation
 
+    /// `color`, shown with `animation` (solid by default).
     public init(_ color: LEDColor, _ animation: LEDAnimation = .solid) {
         self.color = color
         self.animation = animation
@@ -132,6 +135,7 @@ public struct LEDPattern: Hashable, Sendable, CustomStringConvertible {
 /// The pattern of every indicator state. ``standard`` is the table; every entry may be
 /// replaced from the configuration.
 public struct LEDPatterns: Hashable, Sendable {
+    // One pattern per ``IndicatorState``.
     public var idle: LEDPattern
     public var listening: LEDPattern
     public var speculative: LEDPattern
@@ -141,6 +145,7 @@ public struct LEDPatterns: Hashable, Sendable {
     public var offline: LEDPattern
     public var muted: LEDPattern
 
+    /// The table, with any entry replaced.
     public init(
         idle: LEDPattern = .off,
         listening: LEDPattern = LEDPattern(.blue),
@@ -219,13 +224,16 @@ public enum LEDLayout: Hashable, Sendable {
 
 /// Turns an indicator state and the time spent in it into the level of each LED line.
 public struct LEDRenderer: Hashable, Sendable {
+    /// How the LEDs are wired.
     public var layout: LEDLayout
+    /// What each state looks like.
     public var patterns: LEDPatterns
     /// The LEDs light when their line is low (a common-anode RGB LED, or an LED wired to 3V3).
     public var activeLow: Bool
     /// How often the driver refreshes the lines; the unit of the pulse and dim duty cycles.
     public var tick: Duration
 
+    /// A renderer for `layout`; 20 ms ticks refresh a pulse 50 times a second.
     public init(layout: LEDLayout, patterns: LEDPatterns = .standard, activeLow: Bool = false, tick: Duration = .milliseconds(20)) {
         self.layout = layout
         self.patterns = patterns

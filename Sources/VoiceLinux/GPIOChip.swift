@@ -29,12 +29,14 @@ public struct GPIOError: Error, Hashable, Sendable, CustomStringConvertible {
     /// errno after the call.
     public let code: Int32
 
+    /// The error of `call` on `subject`, with errno `code`.
     public init(call: String, subject: String, code: Int32) {
         self.call = call
         self.subject = subject
         self.code = code
     }
 
+    /// What went wrong, from errno.
     public var kind: Kind {
         switch code {
         case ENOENT, ENODEV: .notFound
@@ -214,6 +216,7 @@ public struct GPIOEdge: Hashable, Sendable {
     /// keep their spacing.
     public var age: Duration
 
+    /// An edge to `high` (true) or low, stamped `age` before it was read.
     public init(high: Bool, age: Duration = .zero) {
         self.high = high
         self.age = age

@@ -30,6 +30,7 @@ public protocol GPIOLineBackend: Sendable {
 
 /// GPIO through libgpiod v1 on `/dev/gpiochipN`.
 public struct LibgpiodBackend: GPIOLineBackend {
+    /// The libgpiod backend (it holds nothing: each open opens its own chip handle).
     public init() {}
 
     public func openOutputs(chip: String, offsets: [UInt32], consumer: String, initialLevels: [Bool]) throws(GPIOError) -> any GPIOOutputLines {

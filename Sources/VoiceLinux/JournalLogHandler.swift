@@ -13,9 +13,12 @@ import Logging
 
 /// One journal field, `NAME=value`.
 public struct JournalField: Hashable, Sendable, CustomStringConvertible {
+    /// The field's name: `[A-Z0-9_]`, not starting with `_` or a digit.
     public var name: String
+    /// The value, any text (newlines included).
     public var value: String
 
+    /// The field `name=value`.
     public init(_ name: String, _ value: String) {
         self.name = name
         self.value = value

@@ -37,6 +37,8 @@ public final class SystemdWatchdogService: Service, Sendable {
         self.logger = logger
     }
 
+    /// Pings every interval until the group shuts down gracefully (or the task is cancelled),
+    /// then sends STOPPING=1 and returns.
     public func run() async throws {
         if let interval {
             logger.info("systemd watchdog on", metadata: [
