@@ -13,7 +13,7 @@ let package = Package(
         .library(name: "VoiceTesting", targets: ["VoiceTesting"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),  // LogEvent, for the journald handler
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
@@ -34,7 +34,11 @@ let package = Package(
         // Adapters: each depends on VoiceCore and on one outside world.
         .target(
             name: "VoiceLinux",
-            dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "VoiceCore", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
@@ -77,7 +81,15 @@ let package = Package(
         .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
         .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore", "VoiceSupport"]),
-        .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
+        .testTarget(
+            name: "VoiceLinuxTests",
+            dependencies: [
+                "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceCore", "VoiceTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Capture, playback, WAV, earcons, voice activity and echo cancellation.
         .testTarget(
             name: "VoiceAudioTests",

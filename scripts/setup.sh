@@ -13,6 +13,7 @@ PACKAGES=(
   libsqlite3-dev        # the on-device telemetry store
   libgpiod-dev          # LEDs and the push-button (libgpiod v1 API, 1.6)
   libsystemd-dev        # sd_notify, watchdog and the journald log handler
+  systemd               # systemd-analyze, -sysusers, -tmpfiles: scripts/check-systemd.sh checks the unit
 )
 
 missing=()

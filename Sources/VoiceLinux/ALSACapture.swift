@@ -133,11 +133,11 @@ public final class ALSACapture: @unchecked Sendable {
     public var statistics: Statistics { shared.withLock { $0.statistics } }
 
     /// Starts the capture thread (once).
-    public func start() {
-        threadBox.withLock { thread in
+    public func start() throws(ThreadStartError) {
+        try threadBox.withLock { (thread: inout DedicatedThread?) throws(ThreadStartError) in
             guard thread == nil else { return }
             stopping.store(false, ordering: .relaxed)
-            thread = DedicatedThread(name: "voiced-capture") { [self] in
+            thread = try DedicatedThread.start(name: "voiced-capture") { [self] in
                 while !stopping.load(ordering: .relaxed) { iterate() }
                 loop.device = nil
                 setStatus(.stopped)
@@ -158,8 +158,8 @@ public final class ALSACapture: @unchecked Sendable {
     }
 
     /// Runs until the task is cancelled (for a service group).
-    public func run() async {
-        start()
+    public func run() async throws {
+        try start()
         let (stream, continuation) = AsyncStream<Never>.makeStream()
         await withTaskCancellationHandler {
             for await _ in stream {}

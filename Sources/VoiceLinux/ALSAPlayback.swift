@@ -166,11 +166,11 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
     // MARK: - Thread
 
     /// Starts the writer thread (once).
-    public func start() {
-        threadBox.withLock { thread in
+    public func start() throws(ThreadStartError) {
+        try threadBox.withLock { (thread: inout DedicatedThread?) throws(ThreadStartError) in
             guard thread == nil else { return }
             stopping.store(false, ordering: .relaxed)
-            thread = DedicatedThread(name: "voiced-playback") { [self] in
+            thread = try DedicatedThread.start(name: "voiced-playback") { [self] in
                 while !stopping.load(ordering: .relaxed) {
                     switch iterate() {
                     case .none: break
@@ -199,8 +199,8 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
     }
 
     /// Runs until the task is cancelled (for a service group).
-    public func run() async {
-        start()
+    public func run() async throws {
+        try start()
         let (stream, continuation) = AsyncStream<Never>.makeStream()
         await withTaskCancellationHandler {
             for await _ in stream {}

@@ -1,25 +1,5 @@
 import Foundation
 
-/// A named thread running one closure, which can be joined: the home of a blocking audio loop.
-final class DedicatedThread: Sendable {
-    private let finished = WakeSignal()
-
-    /// Starts `body` on a new thread called `name`.
-    init(name: String, body: @escaping @Sendable () -> Void) {
-        let finished = self.finished
-        let thread = Thread {
-            body()
-            finished.raise(permanently: true)
-        }
-        thread.name = name
-        thread.stackSize = 512 * 1024
-        thread.start()
-    }
-
-    /// Waits until the closure has returned.
-    func join() { finished.waitForever() }
-}
-
 /// A flag one thread raises and another waits for, with a timeout.
 final class WakeSignal: @unchecked Sendable {
     // @unchecked: `raised` and `latched` are only touched with `condition` locked.

@@ -87,12 +87,12 @@ import VoiceCore
 
     // MARK: - Real ALSA PCMs
 
-    @Test func capturesFromTheNullPCMOnItsOwnThread() {
+    @Test func capturesFromTheNullPCMOnItsOwnThread() throws {
         let ring = AudioRingBuffer()
         let statuses = Collector<AudioDeviceStatus>()
         let capture = ALSACapture(configuration: .capture(device: "null"), ring: ring, logger: Self.logger,
                                   onStatus: { statuses.append($0) })
-        capture.start()
+        try capture.start()
         #expect(waitUntil { ring.statistics.written >= 3200 })
         capture.stop()
         #expect(capture.status == .stopped)
@@ -115,7 +115,7 @@ import VoiceCore
         let frames = Collector<[Int16]>()
         let capture = ALSACapture(configuration: configuration, ring: AudioRingBuffer(), logger: Self.logger,
                                   frameObserver: { frames.append(Array($0)) })
-        capture.start()
+        try capture.start()
         #expect(waitUntil { frames.all.count >= 10 })
         capture.stop()
         let first = Array(frames.all.prefix(10).joined())

@@ -142,13 +142,13 @@ import VoiceCore
 
     // MARK: - Real ALSA PCMs
 
-    @Test func playsThroughTheNullPCMOnItsOwnThreadAndReportsEveryEvent() {
+    @Test func playsThroughTheNullPCMOnItsOwnThreadAndReportsEveryEvent() throws {
         let events = Collector<PlaybackEvent>()
         let statuses = Collector<AudioDeviceStatus>()
         let playback = ALSAPlayback(configuration: .playback(device: "null"), logger: Self.logger,
                                     onStatus: { statuses.append($0) })
         playback.setEventHandler { events.append($0) }
-        playback.start()
+        try playback.start()
         playback.enqueue(PlaybackChunk(turn: 1, segment: 0, samples: Self.ramp(1000)))
         playback.enqueue(PlaybackChunk(turn: 1, segment: 0, samples: Self.ramp(500)))
         playback.endSegment(turn: 1, segment: 0)
@@ -167,11 +167,11 @@ import VoiceCore
         #expect(statuses.all.last == .stopped)
     }
 
-    @Test func dropsRacingTheWriterThreadNeitherBlockNorLeakOldTurns() {
+    @Test func dropsRacingTheWriterThreadNeitherBlockNorLeakOldTurns() throws {
         let events = Collector<PlaybackEvent>()
         let playback = ALSAPlayback(configuration: .playback(device: "null"), logger: Self.logger)
         playback.setEventHandler { events.append($0) }
-        playback.start()
+        try playback.start()
         for turn in 1...50 {
             playback.enqueue(PlaybackChunk(turn: turn, segment: 0, samples: Self.ramp(3200)))
             playback.endSegment(turn: turn, segment: 0)
@@ -191,7 +191,7 @@ import VoiceCore
         let events = Collector<PlaybackEvent>()
         let playback = ALSAPlayback(configuration: .playback(device: "file:'\(path)',raw"), logger: Self.logger)
         playback.setEventHandler { events.append($0) }
-        playback.start()
+        try playback.start()
         let samples = Self.ramp(4000)
         playback.enqueue(PlaybackChunk(turn: 3, segment: 0, samples: samples))
         playback.endSegment(turn: 3, segment: 0)

@@ -12,7 +12,7 @@ public enum IndicatorBackend: String, Sendable, CaseIterable {
     case consoleNoStdin = "console_no_stdin"
 }
 /// How the LEDs are wired.
-public enum LEDLayout: String, Sendable, CaseIterable {
+public enum LEDWiring: String, Sendable, CaseIterable {
     /// Three lines: red, green, blue.
     case rgb
     /// One line per state: idle, listening, speculative, committed, speaking, error.
@@ -47,7 +47,7 @@ public struct VoicedConfig: Equatable, Sendable {
     public struct GPIO: Equatable, Sendable {
         public var backend: IndicatorBackend = .gpiod
         public var chip = "gpiochip0"
-        public var layout: LEDLayout = .rgb
+        public var layout: LEDWiring = .rgb
         public var ledLines: [Int] = [17, 27, 22]
         public var activeLow = false
         public var buttonLine = 23
