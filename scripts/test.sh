@@ -4,7 +4,8 @@
 #   2. a warning check of our own sources (swift build must stay free of warnings)
 #   3. the audio ring buffer's tests, with their concurrent stress test, under ThreadSanitizer
 #      (scripts/tsan is a tiny package over VoiceCore, so the whole daemon is not rebuilt with TSan)
-#   4. the whole test suite
+#   4. the systemd unit, sysusers and tmpfiles files (systemd-analyze verify, security <= 2.0)
+#   5. the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,9 @@ fi
 
 echo "test: ring buffer stress test under ThreadSanitizer"
 swift test --package-path scripts/tsan --sanitize=thread --disable-xctest
+
+echo "test: systemd unit checks"
+scripts/check-systemd.sh
 
 echo "test: the whole suite"
 swift test --disable-xctest
