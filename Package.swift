@@ -14,6 +14,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        // The Deepgram live client: WebSocket client over NIO (TLS through NIO-SSL), run as a Service.
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Test-only: loopback servers that speak the providers' real wire protocols.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // System libraries: pkg-config name and the Debian package that provides it.
@@ -30,7 +39,20 @@ let package = Package(
         ),
         // Adapters: each depends on VoiceCore and on one outside world.
         .target(name: "VoiceLinux", dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd"]),
-        .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
+        .target(
+            name: "VoiceProviders",
+            dependencies: [
+                "VoiceCore", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
         .target(name: "VoiceTesting", dependencies: ["VoiceCore"]),
@@ -48,5 +70,17 @@ let package = Package(
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
+        .testTarget(
+            name: "VoiceProvidersTests",
+            dependencies: [
+                "VoiceProviders", "VoiceCore", "VoiceTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ]
+        ),
     ]
 )
