@@ -51,6 +51,12 @@ public struct DeepgramConfiguration: Sendable, Equatable {
     public var connectionMessageLimitBytes: Int
     /// After `CloseStream`, how long to wait for the server's last results before closing.
     public var closeTimeout: Duration
+    /// An attempt whose WebSocket is not open after this long (TCP, TLS and upgrade) is abandoned
+    /// and counts as failed.
+    public var connectTimeout: Duration
+    /// WebSocket pings at this period detect a dead connection (no pong by the next ping closes
+    /// it, and the client reconnects); nil turns them off.
+    public var pingInterval: Duration?
 
     public init(
         baseURL: String = DeepgramConfiguration.defaultBaseURL,
@@ -68,7 +74,9 @@ public struct DeepgramConfiguration: Sendable, Equatable {
         replayMaxAge: Duration = .seconds(3),
         maxMessageBytes: Int = 1 << 20,
         connectionMessageLimitBytes: Int = 4 << 20,
-        closeTimeout: Duration = .seconds(2)
+        closeTimeout: Duration = .seconds(2),
+        connectTimeout: Duration = .seconds(10),
+        pingInterval: Duration? = .seconds(10)
     ) {
         self.baseURL = baseURL
         self.model = model
@@ -86,6 +94,8 @@ public struct DeepgramConfiguration: Sendable, Equatable {
         self.maxMessageBytes = maxMessageBytes
         self.connectionMessageLimitBytes = connectionMessageLimitBytes
         self.closeTimeout = closeTimeout
+        self.connectTimeout = connectTimeout
+        self.pingInterval = pingInterval
     }
 
     /// Checks every value, throwing an error that names the setting and its allowed range.
@@ -115,6 +125,8 @@ public struct DeepgramConfiguration: Sendable, Equatable {
             connectionMessageLimitBytes >= maxMessageBytes,
             "the connection message limit must be at least the max message size")
         try require(closeTimeout > .zero, "close timeout must be positive")
+        try require(connectTimeout > .zero, "connect timeout must be positive")
+        if let pingInterval { try require(pingInterval > .zero, "ping interval must be positive (or nil for none)") }
     }
 
     /// The query parameters of the listen request, in the order they are sent.
