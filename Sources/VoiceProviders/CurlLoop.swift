@@ -88,7 +88,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// Builds the transfer. Fails for an URL that ``Endpoint`` refuses, or a libcurl error.
     init(_ request: StreamingRequest, handlers: Handlers) throws(ProviderSetupError) {
-        _ = try Endpoint(request.url)
+        _ = try Endpoint(request.url, allowQuery: true)
         self.handlers = handlers
         stallTimeout = request.stallTimeout
         do {
@@ -324,7 +324,7 @@ private final class CurlLoopCore: @unchecked Sendable {
                 return (state.adds, state.cancels, state.stopping)
             }
             for transfer in cancels {
-                if let removed = active.removeValue(forKey: transfer.easy.handle) { detach(removed, from: multi) }
+                if let removed = active.removeValue(forKey: transfer.easy.handle) { detach(removed, from: multi, reusable: false) }
             }
             if stopping {
                 for transfer in active.values { detach(transfer, from: multi) }
@@ -357,7 +357,7 @@ private final class CurlLoopCore: @unchecked Sendable {
             let now = ContinuousClock.now
             for (key, transfer) in active where transfer.isStalled(at: now) {
                 active.removeValue(forKey: key)
-                detach(transfer, from: multi)
+                detach(transfer, from: multi, reusable: false)
                 transfer.failStalled()
             }
             do {
@@ -370,8 +370,11 @@ private final class CurlLoopCore: @unchecked Sendable {
         }
     }
 
-    private func detach(_ transfer: CurlTransfer, from multi: CurlMulti) {
+    /// Takes a transfer off the multi handle. A transfer stopped half-way must not leave its
+    /// connection for the next one: the server may still be answering it.
+    private func detach(_ transfer: CurlTransfer, from multi: CurlMulti, reusable: Bool = true) {
         do {
+            if !reusable { try transfer.easy.set(CURLOPT_FORBID_REUSE, 1, "CURLOPT_FORBID_REUSE") }
             try multi.remove(transfer.easy)
         } catch {
             logger.warning("cannot detach a transfer", metadata: ["error": "\(error)"])

@@ -42,6 +42,11 @@ public struct Endpoint: Equatable, Sendable, CustomStringConvertible {
 
     /// Checks `string`; throws ``ProviderSetupError`` with the reason when it is refused.
     public init(_ string: String) throws(ProviderSetupError) {
+        try self.init(string, allowQuery: false)
+    }
+
+    /// Checks a base URL, or (`allowQuery`) a full request URL.
+    init(_ string: String, allowQuery: Bool) throws(ProviderSetupError) {
         let trimmed = string.trimmingCharacters(in: .whitespaces)
         guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased() else {
             throw .invalidURL(url: string, reason: "not an absolute URL")
@@ -51,7 +56,7 @@ public struct Endpoint: Equatable, Sendable, CustomStringConvertible {
         guard components.user == nil, components.password == nil else {
             throw .invalidURL(url: "\(scheme)://\(host)", reason: "credentials in the URL are not allowed; keys come from credentials files")
         }
-        guard components.fragment == nil, components.query == nil else {
+        guard components.fragment == nil, allowQuery || components.query == nil else {
             throw .invalidURL(url: string, reason: "a base URL takes no query (?...) or fragment (#...)")
         }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
