@@ -11,6 +11,8 @@ public enum AttemptFailure: Equatable, Sendable, CustomStringConvertible {
     case firstByteTimeout(Duration)
     /// The response broke the protocol: wrong content type, an error body, an oversized event.
     case invalidResponse(String)
+    /// The request could not be made at all (a refused URL, a libcurl setup error).
+    case setup(String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum AttemptFailure: Equatable, Sendable, CustomStringConvertible {
         case .network(let message): "network error: \(message)"
         case .firstByteTimeout(let limit): "no response within \(limit.wholeMilliseconds) ms"
         case .invalidResponse(let message): "invalid response: \(message)"
+        case .setup(let message): "cannot make the request: \(message)"
         }
     }
 

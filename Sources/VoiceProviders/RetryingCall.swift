@@ -147,7 +147,8 @@ final class RetryingCall: @unchecked Sendable {
                 onBody: { [self] bytes in body(bytes, attempt: number) },
                 onComplete: { [self] outcome in complete(outcome, attempt: number) }))
         } catch {
-            fail(.network(error.description), attempt: number)
+            state.withLock { $0.statuses.append(0) }
+            fail(.setup(error.description), attempt: number)
             return
         }
         let deadline = clock.now + settings.firstByteTimeout
