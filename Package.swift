@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CEspeak", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
 
         // Pure logic: the standard library and swift-log only.
         .target(
@@ -30,7 +31,16 @@ let package = Package(
         ),
         // Adapters: each depends on VoiceCore and on one outside world.
         .target(name: "VoiceLinux", dependencies: ["VoiceCore", "CALSA", "CGPIOD", "CSystemd"]),
-        .target(name: "VoiceProviders", dependencies: ["VoiceCore", "CCurl"]),
+        .target(
+            name: "VoiceProviders",
+            dependencies: ["VoiceCore", "CCurl", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The espeak-ng voice (fallback TTS and system notices); also the fake cloud's TTS voice,
+        // which is why it is its own target: the fake cloud uses it without linking libcurl.
+        .target(
+            name: "VoiceEspeak",
+            dependencies: ["VoiceCore", "CEspeak", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
         .target(name: "VoiceTesting", dependencies: ["VoiceCore"]),
