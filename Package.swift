@@ -8,12 +8,20 @@ let package = Package(
     products: [
         .executable(name: "voiced", targets: ["voiced"]),
         .executable(name: "voiced-bench", targets: ["voiced-bench"]),
+        .executable(name: "voiced-fakecloud", targets: ["voiced-fakecloud"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
         .library(name: "VoiceTesting", targets: ["VoiceTesting"]),
+        .library(name: "VoiceFakeCloud", targets: ["VoiceFakeCloud"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        // The loopback fake cloud only (HTTP + WebSocket server); the daemon does not link them.
+        // No default traits: the fake cloud needs neither swift-configuration nor full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // System libraries: pkg-config name and the Debian package that provides it.
@@ -44,6 +52,18 @@ let package = Package(
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
         .target(name: "VoiceTesting", dependencies: ["VoiceCore"]),
+        // The loopback fake cloud: Deepgram live STT, OpenAI-compatible chat, ElevenLabs TTS, with faults.
+        .target(
+            name: "VoiceFakeCloud",
+            dependencies: [
+                "VoiceCore", "VoiceEspeak",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .executableTarget(
             name: "voiced",
@@ -54,6 +74,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "voiced-bench", dependencies: ["VoiceCore", "VoiceTesting"]),
+        .executableTarget(
+            name: "voiced-fakecloud",
+            dependencies: [
+                "VoiceFakeCloud",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
