@@ -220,12 +220,43 @@ final class FakeCloudState: Sendable {
         store.withLock { $0.pendingRejections.isEmpty ? nil : $0.pendingRejections.removeFirst() }
     }
 
-    /// `text` spoken by espeak-ng at 16 kHz (cached: the same sentence is synthesised once).
+    /// `text` spoken by espeak-ng at 16 kHz (cached: the same sentence always sounds the same,
+    /// although espeak-ng itself varies a little from one synthesis to the next).
     func speech(for text: String) async throws -> [Int16] {
-        if let cached = store.withLock({ $0.speech[text] }) { return cached }
-        let pcm = try await EspeakEngine.shared.synthesizeAll(text, voice: script.tts.voice, wordsPerMinute: script.tts.wordsPerMinute)
-        store.withLock { $0.speech[text] = pcm }
-        return pcm
+        var all: [Int16] = []
+        for try await piece in speechStream(for: text) { all += piece }
+        return all
+    }
+
+    /// `text` spoken by espeak-ng, in pieces as it is synthesised (or at once from the cache).
+    func speechStream(for text: String) -> AsyncThrowingStream<[Int16], any Error> {
+        let (stream, continuation) = AsyncThrowingStream<[Int16], any Error>.makeStream()
+        if let cached = store.withLock({ $0.speech[text] }) {
+            continuation.yield(cached)
+            continuation.finish()
+            return stream
+        }
+        let collected = Mutex<[Int16]>([])
+        let cancel = EspeakEngine.shared.synthesize(
+            text, voice: script.tts.voice, wordsPerMinute: script.tts.wordsPerMinute,
+            onChunk: { piece in
+                collected.withLock { $0 += piece }
+                continuation.yield(piece)
+            },
+            completion: { [self] result in
+                switch result {
+                case .success(true):
+                    let pcm = collected.withLock { $0 }
+                    store.withLock { $0.speech[text] = $0.speech[text] ?? pcm }
+                    continuation.finish()
+                case .success(false):
+                    continuation.finish(throwing: CancellationError())
+                case .failure(let error):
+                    continuation.finish(throwing: error)
+                }
+            })
+        continuation.onTermination = { _ in cancel() }
+        return stream
     }
 }
 

@@ -74,10 +74,7 @@ struct SpeechService: Sendable {
                                  body: detail("quota_exceeded", "This request exceeds your quota."))
         }
 
-        let pcm = try await state.speech(for: body.text)
-        var audio = ByteBuffer()
-        audio.reserveCapacity(pcm.count * 2)
-        for sample in pcm { audio.writeInteger(sample, endianness: .little) }
+        let speech = state.speechStream(for: body.text)
         let chunkBytes = max(2, script.tts.chunkMs * 32)
         let interval = script.tts.speed > 0 ? Int(Double(script.tts.chunkMs) / script.tts.speed) : 0
         let trickle = TrickleWriter(trickle: fault(.slowTrickle))
@@ -85,12 +82,23 @@ struct SpeechService: Sendable {
 
         var responseHeaders = HTTPFields()
         responseHeaders[.contentType] = "audio/pcm"
-        let stream = ResponseBody { [state, audio] writer in
+        let stream = ResponseBody { [state] writer in
             var sent = 0
-            var rest = audio
+            var pending = ByteBuffer()
             do {
                 try await pause(milliseconds: script.tts.firstByteDelayMs)
-                while rest.readableBytes > 0 {
+                // Audio goes out in chunks of `chunk_ms` as espeak-ng produces it, like a streaming service.
+                var ended = false
+                var pieces = speech.makeAsyncIterator()
+                while !ended || pending.readableBytes > 0 {
+                    while !ended, pending.readableBytes < chunkBytes {
+                        if let piece = try await pieces.next() {
+                            for sample in piece { pending.writeInteger(sample, endianness: .little) }
+                        } else {
+                            ended = true
+                        }
+                    }
+                    guard pending.readableBytes > 0 else { break }
                     for fault in faults where fault.after == sent && (sent > 0 || fault.kind == .closeMidStream) {
                         switch fault.kind {
                         case .closeMidStream: throw ScriptedDisconnect()
@@ -98,7 +106,8 @@ struct SpeechService: Sendable {
                         default: break
                         }
                     }
-                    guard let chunk = rest.readSlice(length: min(chunkBytes, rest.readableBytes)) else { break }
+                    guard let chunk = pending.readSlice(length: min(chunkBytes, pending.readableBytes)) else { break }
+                    pending.discardReadBytes()
                     if sent > 0 { try await pause(milliseconds: interval) }
                     try await trickle.write(chunk, to: &writer)
                     sent += 1
