@@ -86,5 +86,16 @@ let package = Package(
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore"]),
         .testTarget(name: "VoiceLinuxTests", dependencies: ["VoiceLinux", "VoiceProviders", "VoiceTelemetry"]),
+        .testTarget(
+            name: "VoiceProvidersTests",
+            dependencies: [
+                "VoiceProviders", "VoiceEspeak", "VoiceFakeCloud", "VoiceTesting", "VoiceCore",
+                .product(name: "Logging", package: "swift-log"),
+                // A WebSocket client to test the fake Deepgram service from the outside.
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ]
 )
