@@ -44,7 +44,7 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
     private let loop: CurlLoop
     private let clock: any VoiceClock
     private let logger: Logger
-    private let requests = Mutex<[Int: RetryingCall]>([:])
+    private let requests = Mutex<[Int: (call: RetryingCall, turn: Int)]>([:])
     private let recent = Mutex<[ProviderCallRecord]>([])
 
     /// Called with the record of every request as it ends (from any thread).
@@ -106,15 +106,15 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
             onEvent(message.map { .failed($0) } ?? .finished)
         }
         stream.call = call
-        requests.withLock { $0[id] = call }
+        requests.withLock { $0[id] = (call, turn) }
         call.start()
     }
 
     public func cancel(request id: Int) {
-        guard let call = requests.withLock({ $0.removeValue(forKey: id) }) else { return }
+        guard let (call, turn) = requests.withLock({ $0.removeValue(forKey: id) }) else { return }
         call.cancel()
         let summary = call.summary()
-        record(ProviderCallRecord(service: .tts, id: id, turn: 0, outcome: .cancelled, statuses: summary.statuses,
+        record(ProviderCallRecord(service: .tts, id: id, turn: turn, outcome: .cancelled, statuses: summary.statuses,
                                   promptTokens: nil, completionTokens: nil, samples: nil, firstByteMs: summary.firstByteMs,
                                   latencyMs: summary.latencyMs, error: nil))
     }

@@ -46,7 +46,7 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     private let loop: CurlLoop
     private let clock: any VoiceClock
     private let logger: Logger
-    private let calls = Mutex<[Int: RetryingCall]>([:])
+    private let calls = Mutex<[Int: (call: RetryingCall, turn: Int)]>([:])
     private let recent = Mutex<[ProviderCallRecord]>([])
     private let invalid = Counter()
 
@@ -118,15 +118,15 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
             }
         }
         stream.call = call
-        calls.withLock { $0[callID] = call }
+        calls.withLock { $0[callID] = (call, turn) }
         call.start()
     }
 
     public func cancel(call id: Int) {
-        guard let call = calls.withLock({ $0.removeValue(forKey: id) }) else { return }
+        guard let (call, turn) = calls.withLock({ $0.removeValue(forKey: id) }) else { return }
         call.cancel()
         let summary = call.summary()
-        record(ProviderCallRecord(service: .llm, id: id, turn: 0, outcome: .cancelled, statuses: summary.statuses,
+        record(ProviderCallRecord(service: .llm, id: id, turn: turn, outcome: .cancelled, statuses: summary.statuses,
                                   promptTokens: nil, completionTokens: nil, samples: nil, firstByteMs: summary.firstByteMs,
                                   latencyMs: summary.latencyMs, error: nil))
     }

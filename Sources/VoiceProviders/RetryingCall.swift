@@ -43,8 +43,9 @@ struct CallSummary: Sendable {
 /// `onEnd` is called once, with nil on success or the failure that ended the call; never after
 /// ``cancel()``.
 final class RetryingCall: @unchecked Sendable {
-    // @unchecked: mutable state is behind `state`'s mutex; `consumer` is used by one thread at a
-    // time (attempts never overlap, and each one's callbacks run in order on the loop's thread).
+    // @unchecked: mutable state is behind `state`'s mutex; `consumer` is used only under
+    // `consumerLock` (a timed-out attempt's last callback may still run on the loop's thread
+    // while the next attempt starts on a timer's). Lock order: consumerLock, then state.
 
     struct Settings: Sendable {
         var policy: RetryPolicy
@@ -83,6 +84,7 @@ final class RetryingCall: @unchecked Sendable {
     private let logger: Logger
     private let onEnd: @Sendable (AttemptFailure?, CallSummary) -> Void
     private let state = Mutex(State())
+    private let consumerLock = Mutex(())
     private let startedAt: VoiceInstant
     private let cancelled = Atomic<Bool>(false)
 
@@ -131,14 +133,16 @@ final class RetryingCall: @unchecked Sendable {
 
     private func startAttempt() {
         guard !isCancelled else { return }
-        consumer.beginAttempt()
-        let number = state.withLock { state -> Int in
-            state.attempt += 1
-            state.mode = .waiting
-            state.gotFirstByte = false
-            state.errorBody = []
-            state.abort = nil
-            return state.attempt
+        let number = consumerLock.withLock { _ in
+            consumer.beginAttempt()
+            return state.withLock { state -> Int in
+                state.attempt += 1
+                state.mode = .waiting
+                state.gotFirstByte = false
+                state.errorBody = []
+                state.abort = nil
+                return state.attempt
+            }
         }
         let transfer: CurlTransfer
         do {
@@ -176,7 +180,11 @@ final class RetryingCall: @unchecked Sendable {
     private func isCurrent(_ attempt: Int, _ state: State) -> Bool { !state.finished && state.attempt == attempt }
 
     private func response(_ head: ResponseHead, attempt: Int) -> Bool {
-        let verdict: ResponseVerdict = (200...299).contains(head.status) ? consumer.accept(head) : .reject("")
+        let verdict: ResponseVerdict? = consumerLock.withLock { _ in
+            guard state.withLock({ isCurrent(attempt, $0) }) else { return nil }
+            return (200...299).contains(head.status) ? consumer.accept(head) : .reject("")
+        }
+        guard let verdict else { return false }
         let retryAfter = head.header("retry-after").flatMap { RetryAfter.parse($0, now: settings.wallClock()) }
         return state.withLock { state in
             guard isCurrent(attempt, state) else { return false }
@@ -218,11 +226,21 @@ final class RetryingCall: @unchecked Sendable {
         case .keep: return true
         case .consume: break
         }
-        if let failure = consumer.consume(bytes) {
+        enum Consumed { case stale, consumed, failed(AttemptFailure) }
+        let outcome = consumerLock.withLock { _ -> Consumed in
+            guard state.withLock({ isCurrent(attempt, $0) }) else { return .stale }
+            if let failure = consumer.consume(bytes) { return .failed(failure) }
+            return .consumed
+        }
+        switch outcome {
+        case .stale:
+            return false
+        case .failed(let failure):
             state.withLock { $0.abort = failure }
             return false
+        case .consumed:
+            return !isCancelled
         }
-        return !isCancelled
     }
 
     private func complete(_ outcome: TransferOutcome, attempt: Int) {
@@ -241,7 +259,7 @@ final class RetryingCall: @unchecked Sendable {
         }
         switch (mode, outcome) {
         case (.collectingError(let status, let retryAfter, let rejection), _):
-            let detail = consumer.errorDetail(errorBody)
+            let detail = consumerLock.withLock { _ in consumer.errorDetail(errorBody) }
             if let rejection {
                 fail(.invalidResponse(detail.isEmpty ? rejection : "\(rejection): \(detail)"), attempt: attempt)
             } else {
@@ -252,7 +270,7 @@ final class RetryingCall: @unchecked Sendable {
         case (.waiting, .completed):
             fail(.network("the response ended without a status"), attempt: attempt)
         case (.streaming, .completed):
-            if let failure = consumer.end() {
+            if let failure = consumerLock.withLock({ _ in consumer.end() }) {
                 fail(failure, attempt: attempt)
             } else {
                 finish(nil)
@@ -278,7 +296,7 @@ final class RetryingCall: @unchecked Sendable {
     /// The attempt failed: try again if the policy says so, else end the call.
     private func fail(_ failure: AttemptFailure, attempt: Int) {
         let elapsed = clock.now - startedAt
-        let delivered = consumer.outputDelivered
+        let delivered = consumerLock.withLock { _ in consumer.outputDelivered }
         let decision = state.withLock { state -> RetryDecision? in
             guard isCurrent(attempt, state) else { return nil }
             state.failures.append(failure)

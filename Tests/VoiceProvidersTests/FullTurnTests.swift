@@ -89,10 +89,13 @@ final class NullIndicator: Indicator, @unchecked Sendable {
 
     func rig(_ cloud: FakeCloud) throws -> Rig {
         let clock = SystemVoiceClock()
-        let chat = try OpenAIChat(configuration: OpenAIChatConfiguration(baseURL: cloud.chatBaseURL, model: "fake-gpt",
-                                                                         apiKey: Secret("sk-turn-test")), clock: clock)
-        let tts = try ElevenLabsTTS(configuration: ElevenLabsConfiguration(baseURL: cloud.baseURL, voiceID: "voice1",
-                                                                           apiKey: Secret("xi-turn-test")), clock: clock)
+        // Generous first-byte timeouts: these tests are about the flow, and CI runs every suite at once on two cores.
+        var chatSettings = OpenAIChatConfiguration(baseURL: cloud.chatBaseURL, model: "fake-gpt", apiKey: Secret("sk-turn-test"))
+        chatSettings.firstByteTimeout = .seconds(30)
+        var speechSettings = ElevenLabsConfiguration(baseURL: cloud.baseURL, voiceID: "voice1", apiKey: Secret("xi-turn-test"))
+        speechSettings.firstByteTimeout = .seconds(30)
+        let chat = try OpenAIChat(configuration: chatSettings, clock: clock)
+        let tts = try ElevenLabsTTS(configuration: speechSettings, clock: clock)
         let playback = RecordingPlayback()
         let indicator = NullIndicator()
         let records = Recorder<TurnRecord>()
