@@ -95,6 +95,8 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // A TLS server with an untrusted certificate, to prove verification is on.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
             ]
         ),
     ]

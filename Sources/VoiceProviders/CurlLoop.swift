@@ -54,6 +54,12 @@ enum TransferOutcome: Equatable, Sendable {
     /// libcurl gave up: connection refused or reset, closed mid-stream, timed out, TLS failure, or
     /// a handler asked to stop (`CURLE_WRITE_ERROR`).
     case failed(code: Int, message: String)
+
+    /// Whether a libcurl code means the peer's certificate was refused (or could not be checked).
+    static func isCertificateFailure(_ code: Int) -> Bool {
+        [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+         CURLE_SSL_INVALIDCERTSTATUS].contains { Int($0.rawValue) == code }
+    }
 }
 
 /// One HTTP transfer on a ``CurlLoop``: the easy handle, its header list and the callbacks.

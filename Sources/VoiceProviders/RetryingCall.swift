@@ -265,6 +265,10 @@ final class RetryingCall: @unchecked Sendable {
             } else {
                 fail(.status(code: status, retryAfter: retryAfter, detail: detail), attempt: attempt)
             }
+        case (_, .failed(let code, let message)) where TransferOutcome.isCertificateFailure(code):
+            // Not retried: the same certificate would be refused again.
+            fail(.setup("TLS certificate verification failed (\(message)): the server's certificate is not trusted; "
+                        + "check the base URL, the system clock and the ca-certificates package"), attempt: attempt)
         case (_, .failed(_, let message)):
             fail(.network(message), attempt: attempt)
         case (.waiting, .completed):

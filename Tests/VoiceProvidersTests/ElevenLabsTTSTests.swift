@@ -153,6 +153,18 @@ import VoiceTesting
         #expect(events.events.last == .finished)
     }
 
+    @Test func stallInTheMiddleFailsWithoutReplayingAudio() async throws {
+        let cloud = try await startCloud(instantScript(faults: [fault(.tts, .stall, requests: nil) {
+            $0.after = 1
+            $0.stallMs = 30_000
+        }]))
+        defer { Task { await cloud.stop() } }
+        let events = await run(try client(cloud) { $0.stallTimeout = .seconds(1) }, speechRequest(text: "A sentence long enough for two chunks."))
+        #expect(events.flatMap(\.samples).count == 1600, "the one chunk sent, once")
+        #expect(events.last?.failure?.contains("no data for 1000 ms") == true)
+        #expect(cloud.records(.tts).count == 1)
+    }
+
     @Test func rateLimitIsNotWaitedFor() async throws {
         let cloud = try await startCloud(instantScript(faults: [fault(.tts, .status, requests: nil) {
             $0.status = 429

@@ -258,6 +258,15 @@ import VoiceFakeCloud
         #expect(binary.ofType("Metadata").count == 1)
     }
 
+    @Test func slowTrickleDelaysEveryMessage() async throws {
+        let cloud = try await startCloud(script(faults: [fault(.stt, .slowTrickle) { $0.intervalMs = 100 }]))
+        defer { Task { await cloud.stop() } }
+        let started = ContinuousClock.now
+        let session = await listen(cloud, audio: try await Self.utterance("hello there"))
+        #expect(session.finals.count == 1 && session.ofType("Metadata").count == 1)
+        #expect(ContinuousClock.now - started >= .milliseconds(100 * session.messages.count), "each message waited")
+    }
+
     @Test func stallHoldsBackMessages() async throws {
         let cloud = try await startCloud(script(faults: [fault(.stt, .stall) {
             $0.after = 1
