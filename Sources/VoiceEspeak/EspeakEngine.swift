@@ -33,6 +33,9 @@ public final class EspeakEngine: Sendable {
     /// The one engine.
     public static let shared = EspeakEngine()
 
+    /// espeak-ng's rate of normal speech, in words per minute.
+    public static let normalWordsPerMinute = 175
+
     private let queue = DispatchQueue(label: "voiced.espeak")
     /// espeak's native rate, or the error of the first initialisation. Touched only on `queue`.
     private let native = Mutex<Result<Int, EspeakError>?>(nil)
@@ -86,7 +89,7 @@ public final class EspeakEngine: Sendable {
     }
 
     /// Synthesises `text` whole (for the fake cloud, and for notices prepared ahead).
-    public func synthesizeAll(_ text: String, voice: String = "en-us", wordsPerMinute: Int = espeakRATE_NORMAL_VALUE) async throws(EspeakError) -> [Int16] {
+    public func synthesizeAll(_ text: String, voice: String = "en-us", wordsPerMinute: Int = EspeakEngine.normalWordsPerMinute) async throws(EspeakError) -> [Int16] {
         let collected = Mutex<[Int16]>([])
         let result: Result<Bool, EspeakError> = await withCheckedContinuation { continuation in
             synthesize(text, voice: voice, wordsPerMinute: wordsPerMinute,
@@ -126,8 +129,6 @@ public final class EspeakEngine: Sendable {
     }
 }
 
-/// espeak's rate of normal speech, in words per minute.
-public let espeakRATE_NORMAL_VALUE = 175
 
 /// Holds a job that may not have started yet, so that a cancel before the start is not lost.
 private final class JobBox: Sendable {

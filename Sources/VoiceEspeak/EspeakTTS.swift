@@ -21,7 +21,7 @@ public final class EspeakTTS: TextToSpeech, Sendable {
     private let logger: Logger
     private let running = Mutex<[Int: @Sendable () -> Void]>([:])
 
-    public init(voice: String = "en-us", wordsPerMinute: Int = espeakRATE_NORMAL_VALUE, engine: EspeakEngine = .shared,
+    public init(voice: String = "en-us", wordsPerMinute: Int = EspeakEngine.normalWordsPerMinute, engine: EspeakEngine = .shared,
                 logger: Logger = Logger(label: "voiced.espeak")) {
         self.voice = voice
         self.wordsPerMinute = wordsPerMinute
