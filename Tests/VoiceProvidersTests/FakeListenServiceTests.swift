@@ -182,11 +182,11 @@ import VoiceFakeCloud
     }
 
     @Test func keepAliveHoldsAnIdleConnectionOpen() async throws {
-        let cloud = try await startCloud(script { $0.stt.idleTimeoutMs = 1000 })
+        let cloud = try await startCloud(script { $0.stt.idleTimeoutMs = 1500 })
         defer { Task { await cloud.stop() } }
         let keepAlive = #"{"type":"KeepAlive"}"#
-        // 1.4 s in all, longer than the idle timeout, with a KeepAlive every 200 ms.
-        let session = await listen(cloud, audio: [], controls: Array(repeating: (200, keepAlive), count: 7) + [(0, #"{"type":"CloseStream"}"#)])
+        // 2 s in all, longer than the idle timeout, with a KeepAlive every 200 ms.
+        let session = await listen(cloud, audio: [], controls: Array(repeating: (200, keepAlive), count: 10) + [(0, #"{"type":"CloseStream"}"#)])
         #expect(session.close?.closeCode == .normalClosure)
         #expect(session.ofType("Metadata").count == 1)
     }
