@@ -13,7 +13,8 @@ struct StreamingRequest: Sendable {
     var headers: [String]
     var body: [UInt8]
     var connectTimeout: Duration = .seconds(5)
-    /// Once the response has begun, the transfer fails when no byte arrives for this long.
+    /// Once the body has begun, the transfer fails when no byte arrives for this long (before
+    /// that, the caller's first-byte timeout applies).
     var stallTimeout: Duration = .seconds(10)
     /// The longest the whole transfer may take.
     var totalTimeout: Duration = .seconds(120)
@@ -87,7 +88,7 @@ final class CurlTransfer: @unchecked Sendable {
     private var headers: [(name: String, value: String)] = []
     private var responseDelivered = false
     private let stallTimeout: Duration
-    /// When the last byte arrived (nil before the first one).
+    /// When the last body byte arrived (nil before the first one).
     private var lastActivity: ContinuousClock.Instant?
 
     var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
@@ -145,7 +146,6 @@ final class CurlTransfer: @unchecked Sendable {
 
     fileprivate func header(_ line: UnsafeRawBufferPointer) -> Bool {
         guard !isCancelled else { return false }
-        lastActivity = .now
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .newlines)
         if text.hasPrefix("HTTP/") {
             // A new status line (after "100 Continue" or an informational response) starts over.
@@ -187,7 +187,7 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    /// Whether the response began and then nothing arrived for the stall timeout.
+    /// Whether the body began and then nothing arrived for the stall timeout.
     func isStalled(at now: ContinuousClock.Instant) -> Bool {
         guard let lastActivity else { return false }
         return now - lastActivity > stallTimeout

@@ -273,7 +273,7 @@ import VoiceFakeCloud
             $0.stallMs = 60_000
         }]))
         defer { Task { await cloud.stop() } }
-        let session = await listen(cloud, audio: try await Self.utterance("hello there how are you"), timeout: .seconds(1))
+        let session = await listen(cloud, audio: try await Self.utterance("hello there how are you"), timeout: .seconds(2))
         #expect(session.messages.count == 1)
         #expect(cloud.records(.stt).first?.sent == 1)
     }
