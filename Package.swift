@@ -7,22 +7,25 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "voiced", targets: ["voiced"]),
-        .executable(name: "voiced-bench", targets: ["voiced-bench"]),
         .executable(name: "voicectl", targets: ["voicectl"]),
+        .executable(name: "voiced-bench", targets: ["voiced-bench"]),
+        .executable(name: "voiced-fakecloud", targets: ["voiced-fakecloud"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
         .library(name: "VoiceTesting", targets: ["VoiceTesting"]),
+        .library(name: "VoiceFakeCloud", targets: ["VoiceFakeCloud"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),  // LogEvent, for the journald handler
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        // The Deepgram live client: WebSocket client over NIO (TLS through NIO-SSL), run as a Service.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The Deepgram live client: WebSocket client over NIO (TLS through NIO-SSL).
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        // Test-only: loopback servers that speak the providers' real wire protocols.
-        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0", traits: []),
+        // The loopback fake cloud and the test servers only; the daemon does not link them.
+        // No default traits: the fake cloud needs neither swift-configuration nor full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
@@ -33,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
+        .systemLibrary(name: "CEspeak", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
 
         // Pure logic: the standard library and swift-log only.
         .target(
@@ -62,12 +66,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The espeak-ng voice (fallback TTS and system notices); also the fake cloud's TTS voice,
+        // which is why it is its own target: the fake cloud uses it without linking libcurl.
+        .target(
+            name: "VoiceEspeak",
+            dependencies: ["VoiceCore", "CEspeak", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
         // The daemon's services and object graph: only it knows every adapter.
         .target(
             name: "VoiceDaemon",
             dependencies: [
-                "VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceControl", "VoiceSupport",
+                "VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceEspeak", "VoiceTelemetry", "VoiceControl", "VoiceSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -76,24 +86,44 @@ let package = Package(
         .target(name: "VoiceSupport"),
         // The control socket's protocol (newline-delimited JSON) and its client, for voicectl and the daemon.
         .target(name: "VoiceControl", dependencies: ["VoiceCore", "VoiceSupport"]),
-        .executableTarget(
-            name: "voicectl",
-            dependencies: ["VoiceControl", "VoiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
-        ),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.
         .target(name: "VoiceTesting", dependencies: ["VoiceCore", "VoiceSupport"]),
+        // The loopback fake cloud: Deepgram live STT, OpenAI-compatible chat, ElevenLabs TTS, with faults.
+        .target(
+            name: "VoiceFakeCloud",
+            dependencies: [
+                "VoiceCore", "VoiceEspeak",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .executableTarget(
             name: "voiced",
             dependencies: [
-                "VoiceCore", "VoiceDaemon", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceTesting",
+                "VoiceCore", "VoiceDaemon", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceTesting", "VoiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
+            name: "voicectl",
+            dependencies: ["VoiceControl", "VoiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "voiced-bench",
-            dependencies: ["VoiceCore", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "voiced-fakecloud",
+            dependencies: [
+                "VoiceFakeCloud",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport"]),
@@ -116,20 +146,23 @@ let package = Package(
             name: "VoiceAudioTests",
             dependencies: ["VoiceCore", "VoiceLinux", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
         ),
+        // Every provider against loopback servers speaking the real wire protocols, faults included.
         .testTarget(
             name: "VoiceProvidersTests",
             dependencies: [
-                "VoiceProviders", "VoiceCore", "VoiceTesting",
+                "VoiceProviders", "VoiceEspeak", "VoiceFakeCloud", "VoiceTesting", "VoiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                // A WebSocket client to test the fake Deepgram service from the outside.
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
     ]

@@ -14,6 +14,8 @@ PACKAGES=(
   libgpiod-dev          # LEDs and the push-button (libgpiod v1 API, 1.6)
   libsystemd-dev        # sd_notify, watchdog and the journald log handler
   systemd               # systemd-analyze, -sysusers, -tmpfiles: scripts/check-systemd.sh checks the unit
+  libespeak-ng-dev      # espeak-ng in-process: the fallback voice, notices and the fake cloud's TTS
+  espeak-ng-data        # espeak-ng's voices and dictionaries (libespeak-ng cannot speak without them)
 )
 
 missing=()

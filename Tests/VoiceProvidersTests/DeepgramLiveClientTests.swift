@@ -17,9 +17,9 @@ import VoiceProviders
     struct Harness {
         let client: DeepgramLiveClient
         let ring: AudioRingBuffer
-        let events: Collector<SpeechEvent>
-        let statuses: Collector<SpeechToTextStatus>
-        let logs: Collector<String>
+        let events: Recorder<SpeechEvent>
+        let statuses: Recorder<SpeechToTextStatus>
+        let logs: Recorder<String>
     }
 
     static func configuration(_ server: DeepgramLoopbackServer) -> DeepgramConfiguration {
@@ -38,10 +38,10 @@ import VoiceProviders
         _ configuration: DeepgramConfiguration, ring: AudioRingBuffer = AudioRingBuffer(),
         _ body: (Harness) async throws -> Void
     ) async throws -> Harness {
-        let events = Collector<SpeechEvent>()
-        let statuses = Collector<SpeechToTextStatus>()
-        let logs = Collector<String>()
-        var logger = Logger(label: "deepgram-test") { CapturingLogHandler(records: logs, label: $0) }
+        let events = Recorder<SpeechEvent>()
+        let statuses = Recorder<SpeechToTextStatus>()
+        let logs = Recorder<String>()
+        var logger = Logger(label: "deepgram-test") { _ in CapturingLogHandler(lines: logs) }
         logger.logLevel = .trace
         let client = try DeepgramLiveClient(
             configuration: configuration, apiKey: DeepgramKey(key), audio: ring, clock: SystemVoiceClock(),
@@ -64,10 +64,10 @@ import VoiceProviders
 
     /// Waits for `run()` to return, at most 10 s (then cancels it and fails, rather than hang).
     static func finish(_ run: Task<Void, any Error>, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let finished = Collector<Bool>()
+        let finished = Recorder<Bool>()
         let watchdog = Task {
             try await Task.sleep(for: .seconds(10))
-            if finished.all.isEmpty {
+            if finished.events.isEmpty {
                 Issue.record("run() did not return within 10 s of the shutdown", sourceLocation: sourceLocation)
                 run.cancel()
             }
@@ -132,9 +132,9 @@ import VoiceProviders
                 server.send(#"{"type":"Warning","description":"something new"}"#)
                 server.send(DeepgramMessageParserTests.results("What's the weather?", isFinal: true, speechFinal: true))
                 server.send(#"{"type":"UtteranceEnd","channel":[0,1],"last_word_end":3.7}"#)
-                try await eventually("five events") { harness.events.all.count == 5 }
+                try await eventually("five events") { harness.events.events.count == 5 }
             }
-            #expect(harness.events.all == [
+            #expect(harness.events.events == [
                 .speechStarted, .partial("what's the"),
                 .final(text: "What's the weather?", confidence: 0.987, start: 2.25, end: 3.75), .speechEnded,
                 .speechEnded,
@@ -160,7 +160,7 @@ import VoiceProviders
             #expect(connection.received == [
                 .audio(bytes: 1_280), .audio(bytes: 720), .text(Self.finalize), .audio(bytes: 800), .text(Self.closeStream),
             ])
-            #expect(harness.statuses.all == [.online, .stopped])
+            #expect(harness.statuses.events == [.online, .stopped])
             let statistics = harness.client.statistics
             #expect(statistics.finalizesSent == 1)
             #expect(statistics.closeStreamsSent == 1)
@@ -195,14 +195,14 @@ import VoiceProviders
                 // 1.5 MiB: over the 1 MiB message limit, under the connection's frame limit.
                 server.send(#"{"type":"Results","padding":""# + String(repeating: "x", count: 3 << 19) + #""}"#)
                 server.send(#"{"type":"SpeechStarted","channel":[0,1],"timestamp":0.5}"#)
-                try await eventually("the event after the garbage") { harness.events.all == [.speechStarted] }
+                try await eventually("the event after the garbage") { harness.events.events == [.speechStarted] }
             }
             let statistics = harness.client.statistics
             #expect(statistics.invalidMessages == 2)
             #expect(statistics.oversizedMessages == 1)
             #expect(statistics.connections == 1, "the connection survived")
             #expect(server.connections.count == 1)
-            #expect(harness.statuses.all == [.online, .stopped])
+            #expect(harness.statuses.events == [.online, .stopped])
         }
     }
 
@@ -211,16 +211,16 @@ import VoiceProviders
     @Test func whenTheServerClosesMidStreamTheClientReconnectsOnTheBackoffSchedule() async throws {
         try await Self.withServer { server in
             let harness = try await Self.withClient(Self.configuration(server)) { harness in
-                try await eventually("a connection") { harness.statuses.all == [.online] }
+                try await eventually("a connection") { harness.statuses.events == [.online] }
                 harness.ring.write(Self.pattern(1_280))
                 try await eventually("audio") { server.connections.first?.samples.count == 1_280 }
                 server.rejectUpgrades(2)
                 server.closeCurrentConnection()
-                try await eventually("a second connection") { harness.statuses.all.count == 5 }
+                try await eventually("a second connection") { harness.statuses.events.count == 5 }
                 harness.ring.write(Self.pattern(640))
                 try await eventually("audio on the new connection") { server.connections.last?.samples.count == 640 }
             }
-            #expect(harness.statuses.all == [
+            #expect(harness.statuses.events == [
                 .online, .reconnecting(attempt: 1, delay: .zero), .reconnecting(attempt: 2, delay: .milliseconds(20)),
                 .reconnecting(attempt: 3, delay: .milliseconds(40)), .online, .stopped,
             ])
@@ -238,18 +238,18 @@ import VoiceProviders
         try await Self.withServer { server in
             server.rejectUpgrades(.max)
             let harness = try await Self.withClient(Self.configuration(server)) { harness in
-                try await eventually("offline") { harness.statuses.all.contains(.offline(retryInterval: .milliseconds(100))) }
+                try await eventually("offline") { harness.statuses.events.contains(.offline(retryInterval: .milliseconds(100))) }
                 try await eventually("a slow retry") { server.rejectedUpgrades >= 6 }
                 server.rejectUpgrades(0)
-                try await eventually("back online") { harness.statuses.all.last == .online }
+                try await eventually("back online") { harness.statuses.events.last == .online }
             }
-            #expect(harness.statuses.all == [
+            #expect(harness.statuses.events == [
                 .reconnecting(attempt: 2, delay: .milliseconds(20)), .reconnecting(attempt: 3, delay: .milliseconds(40)),
                 .reconnecting(attempt: 4, delay: .milliseconds(60)), .reconnecting(attempt: 5, delay: .milliseconds(80)),
                 .offline(retryInterval: .milliseconds(100)), .online, .stopped,
             ])
             #expect(harness.client.statistics.failedAttempts == server.rejectedUpgrades)
-            #expect(harness.logs.all.contains { $0.contains("refused the WebSocket upgrade") && $0.contains("API key") })
+            #expect(harness.logs.events.contains { $0.contains("refused the WebSocket upgrade") && $0.contains("API key") })
         }
     }
 
@@ -259,16 +259,16 @@ import VoiceProviders
             var configuration = Self.configuration(server)
             configuration.connectTimeout = .milliseconds(100)
             let harness = try await Self.withClient(configuration) { harness in
-                try await eventually("two timed-out attempts") { harness.statuses.all.count >= 2 }
+                try await eventually("two timed-out attempts") { harness.statuses.events.count >= 2 }
                 server.stallUpgrades(false)
-                try await eventually("online") { harness.statuses.all.last == .online }
+                try await eventually("online") { harness.statuses.events.last == .online }
             }
-            #expect(Array(harness.statuses.all.prefix(2)) == [
+            #expect(Array(harness.statuses.events.prefix(2)) == [
                 .reconnecting(attempt: 2, delay: .milliseconds(20)), .reconnecting(attempt: 3, delay: .milliseconds(40)),
             ])
             #expect(server.stalledUpgrades >= 1)
             #expect(harness.client.statistics.failedAttempts >= 2)
-            #expect(harness.logs.all.contains { $0.contains("connect timeout") })
+            #expect(harness.logs.events.contains { $0.contains("connect timeout") })
         }
     }
 
@@ -281,7 +281,7 @@ import VoiceProviders
             let harness = try await Self.withClient(configuration) { _ in
                 try await eventually("a stalled upgrade") { server.stalledUpgrades >= 1 }
             }
-            #expect(harness.statuses.all == [.stopped])
+            #expect(harness.statuses.events == [.stopped])
             #expect(ContinuousClock.now - started < .seconds(20), "it did not wait for the 60 s connect timeout")
         }
     }
@@ -293,7 +293,7 @@ import VoiceProviders
             server.rejectUpgrades(.max)
             let samples = Self.pattern(2 * 16_000)
             let harness = try await Self.withClient(Self.configuration(server)) { harness in
-                try await eventually("a failed attempt") { !harness.statuses.all.isEmpty }
+                try await eventually("a failed attempt") { !harness.statuses.events.isEmpty }
                 harness.ring.write(samples)
                 server.rejectUpgrades(0)
                 try await eventually("the held audio") { server.connections.first?.samples.count == samples.count }
@@ -308,7 +308,7 @@ import VoiceProviders
             server.rejectUpgrades(.max)
             let samples = Self.pattern(6 * 16_000)  // over the 5 s outage buffer, too
             let harness = try await Self.withClient(Self.configuration(server)) { harness in
-                try await eventually("a failed attempt") { !harness.statuses.all.isEmpty }
+                try await eventually("a failed attempt") { !harness.statuses.events.isEmpty }
                 harness.ring.write(samples)
                 server.rejectUpgrades(0)
                 try await eventually("the young audio") { server.connections.first?.samples.count == 3 * 16_000 }
@@ -357,9 +357,9 @@ import VoiceProviders
                 harness.ring.write(Self.pattern(3_200))
                 server.send(DeepgramMessageParserTests.results("hello", isFinal: true, speechFinal: true))
                 server.send("garbage")
-                try await eventually("events") { harness.events.all.count == 2 }
+                try await eventually("events") { harness.events.events.count == 2 }
             }
-            let logs = harness.logs.all
+            let logs = harness.logs.events
             #expect(logs.contains { $0.contains("Deepgram stream open") })
             #expect(logs.contains { $0.contains("connection attempt failed") })
             #expect(logs.count > 10, "trace logging was on")
@@ -375,24 +375,24 @@ import VoiceProviders
             configuration.offlineRetryInterval = .seconds(30)
             let started = ContinuousClock.now
             let harness = try await Self.withClient(configuration) { harness in
-                try await eventually("offline") { harness.statuses.all.contains(.offline(retryInterval: .seconds(30))) }
+                try await eventually("offline") { harness.statuses.events.contains(.offline(retryInterval: .seconds(30))) }
             }
-            #expect(harness.statuses.all.last == .stopped)
+            #expect(harness.statuses.events.last == .stopped)
             #expect(ContinuousClock.now - started < .seconds(20), "it did not sit out the 30 s retry")
         }
     }
 
     @Test func cancellationStopsAConnectedClient() async throws {
         try await Self.withServer { server in
-            let statuses = Collector<SpeechToTextStatus>()
+            let statuses = Recorder<SpeechToTextStatus>()
             let client = try DeepgramLiveClient(
                 configuration: Self.configuration(server), apiKey: DeepgramKey(Self.key), audio: AudioRingBuffer(),
                 logger: Logger(label: "deepgram-test"), onEvent: { _ in }, onStatus: { statuses.append($0) })
             let run = Task { try await client.run() }
-            try await eventually("online") { statuses.all == [.online] }
+            try await eventually("online") { statuses.events == [.online] }
             run.cancel()
             try await Self.finish(run)
-            #expect(statuses.all == [.online, .stopped])
+            #expect(statuses.events == [.online, .stopped])
             #expect(client.statistics.closeStreamsSent == 0, "cancellation is not a graceful shutdown")
         }
     }
@@ -404,12 +404,12 @@ import VoiceProviders
         do {
             #expect(server.baseURL.hasPrefix("wss://localhost:"))
             let harness = try await Self.withClient(Self.configuration(server)) { harness in
-                try await eventually("two failed attempts") { harness.statuses.all.count >= 2 }
+                try await eventually("two failed attempts") { harness.statuses.events.count >= 2 }
             }
             #expect(harness.client.statistics.connections == 0)
             #expect(server.connections.isEmpty, "no WebSocket was opened past the TLS handshake")
-            #expect(harness.logs.all.contains { $0.contains("TLS failed") && $0.contains("CERTIFICATE_VERIFY_FAILED") })
-            #expect(!harness.statuses.all.contains(.online))
+            #expect(harness.logs.events.contains { $0.contains("TLS failed") && $0.contains("CERTIFICATE_VERIFY_FAILED") })
+            #expect(!harness.statuses.events.contains(.online))
         } catch {
             await server.stop()
             throw error
@@ -420,7 +420,7 @@ import VoiceProviders
     @Test func runningTwiceIsRefused() async throws {
         try await Self.withServer { server in
             try await Self.withClient(Self.configuration(server)) { harness in
-                try await eventually("the first run online") { harness.statuses.all == [.online] }
+                try await eventually("the first run online") { harness.statuses.events == [.online] }
                 await #expect(throws: DeepgramError.alreadyRunning) { try await harness.client.run() }
             }
         }

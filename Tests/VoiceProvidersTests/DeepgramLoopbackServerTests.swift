@@ -237,30 +237,6 @@ final class DeepgramLoopbackServer: Sendable {
 }
 
 /// Collects values from callbacks on any thread.
-final class Collector<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
-    func append(_ value: Value) { values.withLock { $0.append(value) } }
-    var all: [Value] { values.withLock { $0 } }
-}
-
-/// A log handler that keeps every record (message, metadata, source) as text.
-struct CapturingLogHandler: LogHandler {
-    let records: Collector<String>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    var label: String
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        records.append("\(event.level) \(label) \(event.source) \(event.message) \(merged)")
-    }
-}
-
 /// Waits, polling every 5 ms, until `condition` holds; records an issue and throws after `timeout`.
 func eventually(
     _ what: @autoclosure () -> String, timeout: Duration = .seconds(5),

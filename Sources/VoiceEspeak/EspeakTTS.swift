@@ -1,0 +1,67 @@
+import Logging
+import Synchronization
+import VoiceCore
+
+/// What the speaker says about itself, in the fallback voice, when it cannot reach its services.
+public enum SystemNotice: String, CaseIterable, Sendable {
+    case assistantUnreachable = "I can't reach the assistant right now."
+    case offline = "I'm offline."
+}
+
+/// The local ``TextToSpeech``: espeak-ng, in-process, with no network. The fallback voice when the
+/// streaming service fails, and the voice of system notices.
+///
+/// Audio arrives as espeak produces it (in 50 ms pieces), at 16 kHz. `cancel` stops the synthesis
+/// at its next piece, or before it starts if it is still queued behind another.
+public final class EspeakTTS: TextToSpeech, Sendable {
+    /// The espeak-ng voice, e.g. `en-us`.
+    public let voice: String
+    public let wordsPerMinute: Int
+    private let engine: EspeakEngine
+    private let logger: Logger
+    private let running = Mutex<[Int: @Sendable () -> Void]>([:])
+
+    public init(voice: String = "en-us", wordsPerMinute: Int = EspeakEngine.normalWordsPerMinute, engine: EspeakEngine = .shared,
+                logger: Logger = Logger(label: "voiced.espeak")) {
+        self.voice = voice
+        self.wordsPerMinute = wordsPerMinute
+        self.engine = engine
+        self.logger = logger
+    }
+
+    public func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void) {
+        let id = request.id
+        let flag = CancelFlag()
+        let cancel = engine.synthesize(
+            request.text, voice: voice, wordsPerMinute: wordsPerMinute,
+            onChunk: { pcm in if !flag.isSet { onEvent(.audio(pcm)) } },
+            completion: { [weak self] result in
+                self?.running.withLock { _ = $0.removeValue(forKey: id) }
+                guard !flag.isSet else { return }
+                switch result {
+                case .success(true): onEvent(.finished)
+                case .success(false): break
+                case .failure(let error):
+                    self?.logger.error("espeak-ng failed", metadata: ["request": "\(id)", "error": "\(error)"])
+                    onEvent(.failed(error.description))
+                }
+            })
+        running.withLock { $0[id] = { flag.set(); cancel() } }
+    }
+
+    public func cancel(request id: Int) {
+        running.withLock { $0.removeValue(forKey: id) }?()
+    }
+
+    /// The notice as 16 kHz PCM, for playback with no network.
+    public func speak(_ notice: SystemNotice) async throws(EspeakError) -> [Int16] {
+        try await engine.synthesizeAll(notice.rawValue, voice: voice, wordsPerMinute: wordsPerMinute)
+    }
+}
+
+/// A flag set once, read from any thread.
+final class CancelFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+import Synchronization
+import VoiceCore
+
+/// Settings of the ElevenLabs streaming text-to-speech client.
+public struct ElevenLabsConfiguration: Sendable {
+    /// The API's base URL; requests go to `{baseURL}/v1/text-to-speech/{voiceID}/stream`.
+    public var baseURL = "https://api.elevenlabs.io"
+    /// The voice (letters, digits, `_` and `-`).
+    public var voiceID: String
+    public var modelID = "eleven_flash_v2_5"
+    /// Sent as `xi-api-key`.
+    public var apiKey: Secret?
+    /// No audio within this long → one retry.
+    public var firstByteTimeout: Duration = .seconds(5)
+    /// No byte at all for this long in the middle of a sentence → the request fails.
+    public var stallTimeout: Duration = .seconds(5)
+    public var connectTimeout: Duration = .seconds(5)
+    public var policy = RetryPolicy.speech
+
+    public init(baseURL: String = "https://api.elevenlabs.io", voiceID: String, modelID: String = "eleven_flash_v2_5",
+                apiKey: Secret? = nil) {
+        self.baseURL = baseURL
+        self.voiceID = voiceID
+        self.modelID = modelID
+        self.apiKey = apiKey
+    }
+}
+
+/// A streaming ``TextToSpeech`` over ElevenLabs' `/stream` endpoint with `output_format=pcm_16000`
+/// (16 kHz, 16-bit little-endian mono PCM), on libcurl.
+///
+/// PCM reaches the controller as it arrives; a sample split across two reads is joined. An error
+/// status, a JSON body or any non-audio content type is an error and is never played. A network
+/// error, a 5xx or no first byte in time gets one retry (before any audio was delivered); then
+/// the request fails and the controller has the fallback voice speak. `cancel` stops the
+/// transfer at once.
+public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
+    // @unchecked: `requests` and `recent` are behind their mutexes; the rest is immutable.
+
+    private let configuration: ElevenLabsConfiguration
+    private let endpoint: Endpoint
+    private let loop: CurlLoop
+    private let clock: any VoiceClock
+    private let logger: Logger
+    private let requests = Mutex<[Int: (call: RetryingCall, turn: Int)]>([:])
+    private let recent = Mutex<[ProviderCallRecord]>([])
+
+    /// Called with the record of every request as it ends (from any thread).
+    public var recorder: (@Sendable (ProviderCallRecord) -> Void)?
+
+    /// Checks the configuration; throws ``ProviderSetupError`` for a refused URL or a bad voice id.
+    public init(configuration: ElevenLabsConfiguration, loop: CurlLoop = .shared, clock: any VoiceClock = SystemVoiceClock(),
+                logger: Logger = Logger(label: "voiced.tts")) throws(ProviderSetupError) {
+        endpoint = try Endpoint(configuration.baseURL)
+        guard endpoint.scheme == "http" || endpoint.scheme == "https" else { throw .unsupportedScheme(endpoint.scheme) }
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-"))
+        guard !configuration.voiceID.isEmpty, configuration.voiceID.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+            throw .invalidSetting(name: "voice_id", reason: "use the voice's id (letters, digits, _ and -), got '\(configuration.voiceID)'")
+        }
+        guard !configuration.modelID.isEmpty else { throw .invalidSetting(name: "model_id", reason: "is empty") }
+        self.configuration = configuration
+        self.loop = loop
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "provider"] = "elevenlabs"
+        self.logger = logger
+    }
+
+    /// The last 100 request records, oldest first.
+    public var records: [ProviderCallRecord] { recent.withLock { $0 } }
+
+    public func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void) {
+        struct Body: Encodable {
+            var text: String
+            var model_id: String
+        }
+        let body: [UInt8]
+        do {
+            body = Array(try JSONEncoder().encode(Body(text: request.text, model_id: configuration.modelID)))
+        } catch {
+            onEvent(.failed("cannot encode the speech request: \(error)"))
+            return
+        }
+        var headers = ["Content-Type: application/json", "Accept: audio/pcm, application/octet-stream"]
+        if let key = configuration.apiKey { headers.append("xi-api-key: \(key.reveal())") }
+        let url = endpoint.appending(path: "/v1/text-to-speech/\(configuration.voiceID)/stream?output_format=pcm_16000")
+        let http = StreamingRequest(url: url, headers: headers, body: body, connectTimeout: configuration.connectTimeout,
+                                    stallTimeout: configuration.stallTimeout)
+        let stream = PCMStream(onEvent: onEvent, logger: logger, apiKey: configuration.apiKey)
+        let id = request.id
+        let turn = request.turn
+        let call = RetryingCall(
+            request: http, consumer: stream, loop: loop, clock: clock,
+            settings: .init(policy: configuration.policy, firstByteTimeout: configuration.firstByteTimeout),
+            logger: logger.with("request", "\(id)")
+        ) { [weak self] failure, summary in
+            guard let self else { return }
+            requests.withLock { _ = $0.removeValue(forKey: id) }
+            let message = failure.map { describe($0, attempts: summary.statuses.count) }
+            record(ProviderCallRecord(
+                service: .tts, id: id, turn: turn, outcome: failure == nil ? .completed : .failed, statuses: summary.statuses,
+                promptTokens: nil, completionTokens: nil, samples: stream.samples, firstByteMs: summary.firstByteMs,
+                latencyMs: summary.latencyMs, error: message))
+            onEvent(message.map { .failed($0) } ?? .finished)
+        }
+        stream.call = call
+        requests.withLock { $0[id] = (call, turn) }
+        call.start()
+    }
+
+    public func cancel(request id: Int) {
+        guard let (call, turn) = requests.withLock({ $0.removeValue(forKey: id) }) else { return }
+        call.cancel()
+        let summary = call.summary()
+        record(ProviderCallRecord(service: .tts, id: id, turn: turn, outcome: .cancelled, statuses: summary.statuses,
+                                  promptTokens: nil, completionTokens: nil, samples: nil, firstByteMs: summary.firstByteMs,
+                                  latencyMs: summary.latencyMs, error: nil))
+    }
+
+    private func record(_ record: ProviderCallRecord) {
+        recent.withLock {
+            $0.append(record)
+            if $0.count > 100 { $0.removeFirst($0.count - 100) }
+        }
+        logger.info("TTS request ended", metadata: [
+            "request": "\(record.id)", "outcome": "\(record.outcome.rawValue)", "attempts": "\(record.attempts)",
+            "status": "\(record.statuses.last ?? 0)", "samples": "\(record.samples.map(String.init) ?? "-")",
+            "first_byte_ms": "\(record.firstByteMs.map(String.init) ?? "-")", "latency_ms": "\(record.latencyMs)",
+        ])
+        recorder?(record)
+    }
+
+    /// The failure as the controller and the log see it: actionable, and never holding the key.
+    func describe(_ failure: AttemptFailure, attempts: Int) -> String {
+        if failure.isAuthentication, case .status(let code, _, _) = failure {
+            let source = "$CREDENTIALS_DIRECTORY/\(CredentialName.elevenLabs.file) or \(CredentialName.elevenLabs.variable)"
+            if configuration.apiKey == nil {
+                return "ElevenLabs requires an API key (HTTP \(code)) and none is set: put it in \(source)"
+            }
+            return "ElevenLabs refused the API key (HTTP \(code)): check the API key in \(source)"
+        }
+        let text = "TTS request to \(endpoint.host) failed after \(attempts) \(attempts == 1 ? "try" : "tries"): \(failure)"
+        return configuration.apiKey?.redact(text) ?? text
+    }
+}
+
+/// The parsing half of one speech request: bytes in, 16-bit samples out.
+private final class PCMStream: StreamConsumer, @unchecked Sendable {
+    // @unchecked: used by one thread at a time (see ``StreamConsumer``).
+
+    private let onEvent: @Sendable (TTSEvent) -> Void
+    private let logger: Logger
+    private let apiKey: Secret?
+    weak var call: RetryingCall?
+    /// The first byte of a sample whose second byte has not arrived yet.
+    private var carry: UInt8?
+    private var checkedStart = false
+    private var mediaType: String?
+    private(set) var samples = 0
+    private(set) var outputDelivered = false
+
+    init(onEvent: @escaping @Sendable (TTSEvent) -> Void, logger: Logger, apiKey: Secret?) {
+        self.onEvent = onEvent
+        self.logger = logger
+        self.apiKey = apiKey
+    }
+
+    func beginAttempt() {
+        carry = nil
+        checkedStart = false
+        mediaType = nil
+    }
+
+    func accept(_ head: ResponseHead) -> ResponseVerdict {
+        mediaType = head.mediaType
+        switch head.mediaType {
+        case let type? where type.hasPrefix("audio/") && !type.contains("mpeg") && !type.contains("wav"):
+            return .stream
+        case "application/octet-stream", nil:
+            return .stream  // checked below: a JSON body is refused
+        case let type?:
+            return .reject("expected PCM audio, got \(type)")
+        }
+    }
+
+    func consume(_ bytes: UnsafeRawBufferPointer) -> AttemptFailure? {
+        guard !bytes.isEmpty else { return nil }
+        if !checkedStart {
+            checkedStart = true
+            // Without an audio content type, a body that starts like JSON is an error message.
+            if !(mediaType?.hasPrefix("audio/") ?? false), let first = bytes.first(where: { !isWhitespace($0) }),
+               first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+                let detail = errorDetail(Array(bytes.prefix(2048)))
+                return .invalidResponse("the service sent JSON instead of audio: \(detail)")
+            }
+        }
+        var pcm: [Int16] = []
+        pcm.reserveCapacity((bytes.count + 1) / 2)
+        var index = 0
+        if let low = carry {
+            pcm.append(Int16(bitPattern: UInt16(low) | UInt16(bytes[0]) << 8))
+            carry = nil
+            index = 1
+        }
+        while index + 1 < bytes.count {
+            pcm.append(Int16(bitPattern: UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8))
+            index += 2
+        }
+        if index < bytes.count { carry = bytes[index] }
+        if !pcm.isEmpty, call?.isCancelled != true {
+            samples += pcm.count
+            outputDelivered = true
+            onEvent(.audio(pcm))
+        }
+        return nil
+    }
+
+    func end() -> AttemptFailure? {
+        if carry != nil {
+            logger.debug("dropping the odd last byte of the audio")
+            carry = nil
+        }
+        return samples == 0 ? .invalidResponse("the service sent no audio") : nil
+    }
+
+    func errorDetail(_ body: [UInt8]) -> String {
+        // ElevenLabs: {"detail": {"status": "...", "message": "..."}} or {"detail": "..."}.
+        struct Nested: Decodable {
+            struct Detail: Decodable {
+                var status: String?
+                var message: String?
+            }
+            var detail: Detail
+        }
+        struct Flat: Decodable { var detail: String }
+        let data = Data(body)
+        let text: String
+        if let nested = try? JSONDecoder().decode(Nested.self, from: data) {
+            text = [nested.detail.status, nested.detail.message].compactMap { $0 }.joined(separator: ": ")
+        } else if let flat = try? JSONDecoder().decode(Flat.self, from: data) {
+            text = flat.detail
+        } else {
+            text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return apiKey?.redact(text) ?? text
+    }
+
+    private func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+}

@@ -1,0 +1,97 @@
+import Testing
+@testable import VoiceCore
+import VoiceEspeak
+
+/// The local voice: real espeak-ng, in-process, at the playback rate.
+@Suite struct EspeakTTSTests {
+    func run(_ tts: EspeakTTS, _ text: String, id: Int = 1) async -> [TTSEvent] {
+        let events = Recorder<TTSEvent>()
+        tts.start(TTSRequest(id: id, turn: 1, segment: 0, text: text, voice: .fallback, call: nil)) { events.append($0) }
+        await events.wait { $0.contains(where: \.isTerminal) }
+        return events.events
+    }
+
+    @Test func speaksAtSixteenKilohertzInPieces() async throws {
+        let events = await run(EspeakTTS(), "I can't reach the assistant right now.")
+        #expect(events.last == .finished)
+        let pcm = events.flatMap(\.samples)
+        // About two seconds of speech at 16 kHz, in 50 ms pieces, and not silence.
+        #expect((16_000...64_000).contains(pcm.count))
+        #expect(events.count > 10)
+        #expect(pcm.map { abs(Int($0)) }.max() ?? 0 > 3000)
+    }
+
+    @Test func cancelStopsTheSynthesis() async throws {
+        let tts = EspeakTTS()
+        let events = Recorder<TTSEvent>()
+        let long = String(repeating: "This is a long text that takes a while to say. ", count: 20)
+        tts.start(TTSRequest(id: 5, turn: 1, segment: 0, text: long, voice: .fallback, call: nil)) { event in
+            events.append(event)
+        }
+        #expect(await events.wait { !$0.isEmpty })
+        tts.cancel(request: 5)
+        let atCancel = events.events.count
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(events.events.count <= atCancel + 1)
+        let ended = events.events.contains { $0.isTerminal }
+        #expect(!ended)
+        // The engine is free again at once.
+        #expect(await run(tts, "Next.", id: 6).last == .finished)
+    }
+
+    @Test func anUnknownVoiceFailsWithAnActionableMessage() async {
+        let events = await run(EspeakTTS(voice: "xx-nonexistent"), "Hello.")
+        #expect(events.last?.failure?.contains("espeak-ng --voices") == true)
+    }
+
+    @Test func noticesAreReadyToPlay() async throws {
+        for notice in SystemNotice.allCases {
+            let pcm = try await EspeakTTS().speak(notice)
+            #expect(pcm.count > 8_000, "\(notice) is at least half a second")
+        }
+    }
+}
+
+/// The resampler that brings espeak's 22 050 Hz to the playback rate.
+@Suite struct ResamplerTests {
+    func sine(_ frequency: Double, rate: Int, seconds: Double, amplitude: Double = 10_000) -> [Int16] {
+        (0..<Int(Double(rate) * seconds)).map { Int16(amplitude * sin(2 * Double.pi * frequency * Double($0) / Double(rate))) }
+    }
+
+    /// The signal's frequency, from its zero crossings.
+    func frequency(_ samples: ArraySlice<Int16>, rate: Int) -> Double {
+        var crossings = 0
+        for index in samples.indices.dropFirst() where (samples[index - 1] < 0) != (samples[index] < 0) { crossings += 1 }
+        return Double(crossings) / 2 / (Double(samples.count) / Double(rate))
+    }
+
+    @Test func keepsPitchAndDurationWhenChunksAreOfAnySize() {
+        let input = sine(1000, rate: 22_050, seconds: 1)
+        for chunk in [1, 100, 441, 22_050] {
+            var resampler = Resampler(from: 22_050, to: 16_000)
+            var output: [Int16] = []
+            for start in stride(from: 0, to: input.count, by: chunk) { output += resampler.process(input[start..<min(start + chunk, input.count)]) }
+            output += resampler.flush()
+            #expect(abs(output.count - 16_000) <= 2, "chunks of \(chunk)")
+            #expect(abs(frequency(output[1000..<15_000], rate: 16_000) - 1000) < 5)
+        }
+    }
+
+    @Test func removesWhatTheLowerRateCannotCarry() {
+        // 10 kHz is above the 8 kHz Nyquist frequency of 16 kHz: it must not alias into the output.
+        var resampler = Resampler(from: 22_050, to: 16_000)
+        let output = resampler.process(sine(10_000, rate: 22_050, seconds: 0.5)) + resampler.flush()
+        let rms = (output[500..<7500].reduce(0.0) { $0 + Double($1) * Double($1) } / 7000).squareRoot()
+        #expect(rms < 500, "alias level \(rms) of a 7071 RMS input")
+    }
+
+    @Test func sameRateIsUntouched() {
+        var resampler = Resampler(from: 16_000, to: 16_000)
+        let input: [Int16] = [1, -2, 3, 32767, -32768]
+        #expect(resampler.process(input) == input)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
