@@ -189,6 +189,7 @@ public final class TelemetryStore {
     // MARK: - Writing (the writer's connection)
 
     /// Runs `body` in one write transaction; the sequence counter is saved with it.
+    @discardableResult
     public func write<T>(_ body: (TelemetryStore) throws -> T) throws -> T {
         let start = nextSeq
         do {
