@@ -64,6 +64,9 @@ public final class TelemetryStore {
         db = try SQLiteDatabase(path: path)
         // The writer and the sync share the file: wait for the other's short transactions.
         try db.setBusyTimeout(milliseconds: 10_000)
+        // Only a new, empty file takes auto_vacuum (before WAL mode writes its first page);
+        // INCREMENTAL lets the size bound hand freed pages back to the file system.
+        if try db.scalarInt("PRAGMA user_version") == 0 { try db.execute("PRAGMA auto_vacuum = INCREMENTAL") }
         try db.execute("PRAGMA journal_mode = WAL")
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         try Self.migrate(db)
@@ -137,9 +140,6 @@ public final class TelemetryStore {
 
     private static func migrate(_ db: SQLiteDatabase) throws {
         func userVersion() throws -> Int64 { try db.scalarInt("PRAGMA user_version") ?? 0 }
-        // Only an empty file takes auto_vacuum (it must precede the first table); INCREMENTAL
-        // lets the size bound hand freed pages back to the file system.
-        if try userVersion() == 0 { try db.execute("PRAGMA auto_vacuum = INCREMENTAL") }
         try db.transaction {
             // Read inside the write transaction: a second connection migrating at the same time waits here.
             let version = try userVersion()
@@ -289,7 +289,7 @@ public final class TelemetryStore {
     /// Brings the store under `limit` bytes (down to `target`): first rows already uploaded,
     /// oldest first, whatever their table; then telemetry samples not yet uploaded, oldest first.
     /// Turns, LLM calls and sessions not yet uploaded are never removed.
-    public func enforceSizeLimit(_ limit: Int64, target: Int64? = nil, chunk: Int = 2000) throws -> EvictionReport {
+    public func enforceSizeLimit(_ limit: Int64, target: Int64? = nil, chunk: Int = 500) throws -> EvictionReport {
         var report = EvictionReport()
         guard try usedBytes() > limit else { return report }
         let goal = target ?? limit - limit / 10

@@ -64,10 +64,12 @@ struct SyncSchedule: Equatable {
         return .wait(until: pending > 0 ? min(flushAt, now + pollInterval) : now + pollInterval)
     }
 
-    mutating func uploaded(now: VoiceInstant) {
+    /// Records a successful upload. After a full batch (`more`: a backfill is under way) the rest
+    /// goes up at once instead of waiting for the flush interval.
+    mutating func uploaded(now: VoiceInstant, more: Bool = false) {
         failures = 0
         retryAt = nil
-        lastUpload = now
+        lastUpload = more ? VoiceInstant(sinceOrigin: now.sinceOrigin - flushInterval) : now
     }
 
     /// Records a failure; returns the delay before the next attempt.
@@ -177,9 +179,9 @@ public final class TelemetrySync: Service, @unchecked Sendable {
             switch decision {
             case .upload:
                 do {
-                    _ = try await uploadBatch()
+                    let rows = try await uploadBatch()
                     if schedule.isBackingOff { logger.notice("telemetry sync: upstream reachable again") }
-                    schedule.uploaded(now: clock.now)
+                    schedule.uploaded(now: clock.now, more: rows >= configuration.maxBatch)
                 } catch {
                     let delay = schedule.failed(now: clock.now, random: random())
                     // One warning per outage, then debug: an offline speaker would fill the journal.
