@@ -12,6 +12,9 @@ PACKAGES=(
   libsqlite3-dev        # the on-device telemetry store
   libgpiod-dev          # LEDs and the push-button (libgpiod v1 API, 1.6)
   libsystemd-dev        # sd_notify, watchdog and the journald log handler
+  libpq-dev             # libpq: the telemetry sync to the central PostgreSQL
+  postgresql            # a throwaway server for the telemetry tests (scripts/with-postgres.sh)
+  openssl               # that server's TLS certificates, and device passwords
 )
 
 missing=()

@@ -81,7 +81,7 @@ public enum TelemetrySyncError: Error, Equatable {
 
 /// The central Postgres, through libpq: one connection, kept open between batches.
 ///
-/// A batch goes up as one JSON document to `voiced.ingest(json)`, a SECURITY DEFINER function
+/// A batch goes up as four JSON arrays (one per table) to `voiced.ingest`, a SECURITY DEFINER function
 /// that takes the device from the login role, so the device role needs no privilege on any
 /// table (see db/migrations). The call is a single statement, hence its own transaction:
 /// when it returns, the batch is committed.
@@ -95,7 +95,9 @@ public final class PostgresUpstream: TelemetryUpstream {
         guard !batch.isEmpty else { return }
         let connection = try connected()
         do {
-            let result = try connection.execute("SELECT voiced.ingest($1::json)", [UpstreamPayload.json(batch)])
+            let payload = UpstreamPayload.arrays(batch)
+            let result = try connection.execute("SELECT voiced.ingest($1::json, $2::json, $3::json, $4::json)",
+                                                [payload.sessions, payload.turns, payload.llmCalls, payload.telemetry])
             guard result.value(0, 0).flatMap(Int.init) != nil else {
                 throw TelemetrySyncError.unexpectedReply(result.value(0, 0) ?? "no row")
             }
@@ -116,40 +118,51 @@ public final class PostgresUpstream: TelemetryUpstream {
     }
 }
 
-/// The JSON document of one batch, as `voiced.ingest` reads it.
+/// The JSON arrays of one batch, one per table, as `voiced.ingest` reads them. (Four arguments,
+/// not one document: the server would otherwise lex the whole document again for each table.)
 enum UpstreamPayload {
-    static func json(_ batch: SyncBatch) -> String {
-        var out = "{\"sessions\":["
-        out.reserveCapacity(batch.count * 160)
+    struct Arrays: Equatable {
+        var sessions: String
+        var turns: String
+        var llmCalls: String
+        var telemetry: String
+    }
+
+    static func arrays(_ batch: SyncBatch) -> Arrays {
+        var sessions = "["
         for (i, s) in batch.sessions.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"id\":\(JSONText.string(s.id)),\"seq\":\(s.seq),\"label\":\(JSONText.string(s.label)),"
-            out += "\"started_ms\":\(s.startedAt),\"ended_ms\":\(JSONText.number(s.endedAt)),\"total_turns\":\(s.totalTurns)}"
+            if i > 0 { sessions += "," }
+            sessions += "{\"id\":\(JSONText.string(s.id)),\"seq\":\(s.seq),\"label\":\(JSONText.string(s.label)),"
+            sessions += "\"started_ms\":\(s.startedAt),\"ended_ms\":\(JSONText.number(s.endedAt)),\"total_turns\":\(s.totalTurns)}"
         }
-        out += "],\"turns\":["
+        var turns = "["
+        turns.reserveCapacity(batch.turns.count * 400)
         for (i, t) in batch.turns.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"id\":\(JSONText.string(t.id)),\"seq\":\(t.seq),\"session_id\":\(JSONText.string(t.sessionID)),\"turn_number\":\(t.turnNumber),"
-            out += "\"user_text\":\(JSONText.string(t.userText)),\"spoken_text\":\(JSONText.string(t.spokenText)),"
-            out += "\"states\":\(t.statesJSON),\"started_ms\":\(t.startedAt),\"completed_ms\":\(JSONText.number(t.completedAt)),"
-            out += "\"interrupted\":\(t.interrupted),\"status\":\(JSONText.string(t.status)),"
-            out += "\"latency_ms\":\(JSONText.number(t.latencyMs)),\"debounce_ms\":\(t.debounceMs),\"latencies\":\(t.latenciesJSON)}"
+            if i > 0 { turns += "," }
+            turns += "{\"id\":\(JSONText.string(t.id)),\"seq\":\(t.seq),\"session_id\":\(JSONText.string(t.sessionID)),"
+            turns += "\"turn_number\":\(t.turnNumber),\"user_text\":\(JSONText.string(t.userText)),"
+            turns += "\"spoken_text\":\(JSONText.string(t.spokenText)),\"states\":\(t.statesJSON),\"started_ms\":\(t.startedAt),"
+            turns += "\"completed_ms\":\(JSONText.number(t.completedAt)),\"interrupted\":\(t.interrupted),"
+            turns += "\"status\":\(JSONText.string(t.status)),\"latency_ms\":\(JSONText.number(t.latencyMs)),"
+            turns += "\"debounce_ms\":\(t.debounceMs),\"latencies\":\(t.latenciesJSON)}"
         }
-        out += "],\"llm_calls\":["
+        var calls = "["
+        calls.reserveCapacity(batch.llmCalls.count * 250)
         for (i, c) in batch.llmCalls.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"id\":\(JSONText.string(c.id)),\"seq\":\(c.seq),\"turn_id\":\(JSONText.string(c.turnID)),\"call_number\":\(c.callNumber),"
-            out += "\"status\":\(JSONText.string(c.status)),\"reason\":\(JSONText.string(c.reason)),\"tokens\":\(c.tokens),"
-            out += "\"prompt_tokens\":\(JSONText.number(c.promptTokens)),\"latency_ms\":\(JSONText.number(c.latencyMs)),"
-            out += "\"first_token_ms\":\(JSONText.number(c.firstTokenMs)),\"created_ms\":\(c.createdAt)}"
+            if i > 0 { calls += "," }
+            calls += "{\"id\":\(JSONText.string(c.id)),\"seq\":\(c.seq),\"turn_id\":\(JSONText.string(c.turnID)),"
+            calls += "\"call_number\":\(c.callNumber),\"status\":\(JSONText.string(c.status)),"
+            calls += "\"reason\":\(JSONText.string(c.reason)),\"tokens\":\(c.tokens),"
+            calls += "\"prompt_tokens\":\(JSONText.number(c.promptTokens)),\"latency_ms\":\(JSONText.number(c.latencyMs)),"
+            calls += "\"first_token_ms\":\(JSONText.number(c.firstTokenMs)),\"created_ms\":\(c.createdAt)}"
         }
-        out += "],\"telemetry\":["
+        var samples = "["
+        samples.reserveCapacity(batch.samples.count * 150)
         for (i, s) in batch.samples.enumerated() {
-            if i > 0 { out += "," }
-            out += "{\"id\":\(JSONText.string(s.id)),\"seq\":\(s.seq),\"session_id\":\(JSONText.string(s.sessionID)),"
-            out += "\"name\":\(JSONText.string(s.name)),\"value\":\(JSONText.number(s.value)),\"recorded_ms\":\(s.recordedAt)}"
+            if i > 0 { samples += "," }
+            samples += "{\"id\":\(JSONText.string(s.id)),\"seq\":\(s.seq),\"session_id\":\(JSONText.string(s.sessionID)),"
+            samples += "\"name\":\(JSONText.string(s.name)),\"value\":\(JSONText.number(s.value)),\"recorded_ms\":\(s.recordedAt)}"
         }
-        out += "]}"
-        return out
+        return Arrays(sessions: sessions + "]", turns: turns + "]", llmCalls: calls + "]", telemetry: samples + "]")
     }
 }

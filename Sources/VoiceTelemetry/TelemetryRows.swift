@@ -91,6 +91,8 @@ public struct SyncBatch: Equatable, Sendable {
     public var samples: [SampleRow] = []
     /// Every row with a sequence number up to this one is in the batch (or in an earlier one).
     public var throughSeq: Int64
+    /// Whether more rows were already waiting beyond the batch when it was read (a backfill).
+    public var hasMore = false
 
     public var count: Int { sessions.count + turns.count + llmCalls.count + samples.count }
     public var isEmpty: Bool { count == 0 }
@@ -165,6 +167,10 @@ enum JSONText {
 
     /// `value` as a JSON string literal.
     static func string(_ value: String) -> String {
+        // Most of our strings need no escaping: check the bytes first (the hot path of a sync).
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + value + "\""
+        }
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {

@@ -68,6 +68,9 @@ public final class TelemetryStore {
         // INCREMENTAL lets the size bound hand freed pages back to the file system.
         if try db.scalarInt("PRAGMA user_version") == 0 { try db.execute("PRAGMA auto_vacuum = INCREMENTAL") }
         try db.execute("PRAGMA journal_mode = WAL")
+        // The WAL is checkpointed every ~4 MiB; this truncates it back afterwards, so the
+        // size bound (which counts the main file) is not undone by a large idle WAL.
+        try db.execute("PRAGMA journal_size_limit = \(8 << 20)")
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         try Self.migrate(db)
         insertSession = try db.prepare(Self.insertSessionSQL)
@@ -342,29 +345,42 @@ public final class TelemetryStore {
     }
 
     /// The oldest unsynced rows, at most `limit` in all, in one consistent read.
+    ///
+    /// Each sequence number belongs to one row at most, so the range `(first - 1, first - 1 + limit]`
+    /// from the oldest unsynced row holds at most `limit` rows: every table is read over exactly
+    /// that range, and nothing read is thrown away. (Gaps left by rewritten sessions only make a
+    /// batch a little smaller.)
     public func nextBatch(limit: Int) throws -> SyncBatch {
         try db.transaction(immediate: false) {
             let after = try syncedSeq()
             var batch = SyncBatch(throughSeq: after)
-            let limitValue = SQLiteValue.integer(Int64(max(1, limit)))
-            var seqs: [Int64] = []
+            var first: Int64?
+            for table in Self.tables {
+                if let seq = try db.scalarInt("SELECT min(seq) FROM \(table) WHERE seq > ?", [.integer(after)]) {
+                    first = min(first ?? seq, seq)
+                }
+            }
+            guard let first else { return batch }
+            let cut = first - 1 + Int64(max(1, limit))
+            let range: [SQLiteValue] = [.integer(after), .integer(cut)]
+            var last = after
 
             let sessions = try db.prepare("""
-                SELECT seq, id, label, started_at, ended_at, total_turns FROM sessions WHERE seq > ? ORDER BY seq LIMIT ?
+                SELECT seq, id, label, started_at, ended_at, total_turns FROM sessions WHERE seq > ? AND seq <= ? ORDER BY seq
                 """)
-            try sessions.bind([.integer(after), limitValue])
+            try sessions.bind(range)
             while try sessions.step() {
                 batch.sessions.append(SessionRow(
                     id: sessions.text(1), seq: sessions.int64(0), label: sessions.text(2), startedAt: sessions.int64(3),
                     endedAt: sessions.optionalInt64(4), totalTurns: Int(sessions.int64(5))))
-                seqs.append(sessions.int64(0))
+                last = max(last, sessions.int64(0))
             }
             let turns = try db.prepare("""
                 SELECT seq, id, session_id, turn_number, user_text, spoken_text, states, started_at, completed_at,
                        interrupted, status, latency_ms, debounce_ms, latencies
-                FROM turns WHERE seq > ? ORDER BY seq LIMIT ?
+                FROM turns WHERE seq > ? AND seq <= ? ORDER BY seq
                 """)
-            try turns.bind([.integer(after), limitValue])
+            try turns.bind(range)
             while try turns.step() {
                 batch.turns.append(TurnRow(
                     id: turns.text(1), seq: turns.int64(0), sessionID: turns.text(2), turnNumber: Int(turns.int64(3)),
@@ -372,44 +388,37 @@ public final class TelemetryStore {
                     startedAt: turns.int64(7), completedAt: turns.optionalInt64(8), interrupted: turns.int64(9) != 0,
                     status: turns.text(10), latencyMs: turns.optionalInt64(11), debounceMs: turns.int64(12),
                     latenciesJSON: turns.text(13)))
-                seqs.append(turns.int64(0))
+                last = max(last, turns.int64(0))
             }
             let calls = try db.prepare("""
                 SELECT seq, id, turn_id, call_number, status, reason, tokens, prompt_tokens, latency_ms, first_token_ms,
                        created_at
-                FROM llm_calls WHERE seq > ? ORDER BY seq LIMIT ?
+                FROM llm_calls WHERE seq > ? AND seq <= ? ORDER BY seq
                 """)
-            try calls.bind([.integer(after), limitValue])
+            try calls.bind(range)
             while try calls.step() {
                 batch.llmCalls.append(LLMCallRow(
                     id: calls.text(1), seq: calls.int64(0), turnID: calls.text(2), callNumber: Int(calls.int64(3)),
                     status: calls.text(4), reason: calls.optionalText(5), tokens: Int(calls.int64(6)),
                     promptTokens: calls.optionalInt64(7).map { Int($0) }, latencyMs: calls.optionalInt64(8),
                     firstTokenMs: calls.optionalInt64(9), createdAt: calls.int64(10)))
-                seqs.append(calls.int64(0))
+                last = max(last, calls.int64(0))
             }
             let samples = try db.prepare("""
-                SELECT seq, id, session_id, name, value, recorded_at FROM telemetry WHERE seq > ? ORDER BY seq LIMIT ?
+                SELECT seq, id, session_id, name, value, recorded_at FROM telemetry WHERE seq > ? AND seq <= ? ORDER BY seq
                 """)
-            try samples.bind([.integer(after), limitValue])
+            try samples.bind(range)
             while try samples.step() {
                 batch.samples.append(SampleRow(
                     id: samples.text(1), seq: samples.int64(0), sessionID: samples.optionalText(2),
                     name: samples.text(3), value: samples.double(4), recordedAt: samples.int64(5)))
-                seqs.append(samples.int64(0))
+                last = max(last, samples.int64(0))
             }
-            guard seqs.count > limit else {
-                batch.throughSeq = seqs.max() ?? after
-                return batch
+            // Rows committed later take higher sequence numbers than any read here.
+            batch.throughSeq = last
+            for table in Self.tables where !batch.hasMore {
+                batch.hasMore = try db.scalarInt("SELECT 1 FROM \(table) WHERE seq > ? LIMIT 1", [.integer(cut)]) != nil
             }
-            // Keep the `limit` lowest sequence numbers: every row up to the cut is then in the batch.
-            seqs.sort()
-            let cut = seqs[limit - 1]
-            batch.sessions.removeAll { $0.seq > cut }
-            batch.turns.removeAll { $0.seq > cut }
-            batch.llmCalls.removeAll { $0.seq > cut }
-            batch.samples.removeAll { $0.seq > cut }
-            batch.throughSeq = cut
             return batch
         }
     }

@@ -64,7 +64,7 @@ struct SyncSchedule: Equatable {
         return .wait(until: pending > 0 ? min(flushAt, now + pollInterval) : now + pollInterval)
     }
 
-    /// Records a successful upload. After a full batch (`more`: a backfill is under way) the rest
+    /// Records a successful upload. When more rows were waiting (`more`: a backfill) the rest
     /// goes up at once instead of waiting for the flush interval.
     mutating func uploaded(now: VoiceInstant, more: Bool = false) {
         failures = 0
@@ -179,9 +179,9 @@ public final class TelemetrySync: Service, @unchecked Sendable {
             switch decision {
             case .upload:
                 do {
-                    let rows = try await uploadBatch()
+                    let upload = try await onWorker { [self] in try uploadBatchNow() }
                     if schedule.isBackingOff { logger.notice("telemetry sync: upstream reachable again") }
-                    schedule.uploaded(now: clock.now, more: rows >= configuration.maxBatch)
+                    schedule.uploaded(now: clock.now, more: upload.hasMore)
                 } catch {
                     let delay = schedule.failed(now: clock.now, random: random())
                     // One warning per outage, then debug: an offline speaker would fill the journal.
@@ -201,7 +201,7 @@ public final class TelemetrySync: Service, @unchecked Sendable {
     /// Uploads one batch (up to ``TelemetrySyncConfiguration/maxBatch`` rows); returns its size, 0 when nothing was pending.
     @discardableResult
     public func uploadBatch() async throws -> Int {
-        try await onWorker { [self] in try uploadBatchNow() }
+        try await onWorker { [self] in try uploadBatchNow().rows }
     }
 
     /// Uploads until nothing is pending; returns the rows uploaded.
@@ -218,9 +218,9 @@ public final class TelemetrySync: Service, @unchecked Sendable {
     /// Rows waiting for upload.
     public func pendingCount() async throws -> Int { try await onWorker { [self] in try store.pendingCount() } }
 
-    private func uploadBatchNow() throws -> Int {
+    private func uploadBatchNow() throws -> (rows: Int, hasMore: Bool) {
         let batch = try store.nextBatch(limit: configuration.maxBatch)
-        guard !batch.isEmpty else { return 0 }
+        guard !batch.isEmpty else { return (0, false) }
         do {
             try upstream.upload(batch)
         } catch {
@@ -240,7 +240,7 @@ public final class TelemetrySync: Service, @unchecked Sendable {
         logger.debug("telemetry sync: batch uploaded", metadata: [
             "rows": "\(batch.count)", "through_seq": "\(batch.throughSeq)",
         ])
-        return batch.count
+        return (batch.count, batch.hasMore)
     }
 
     private func onWorker<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -319,6 +319,12 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             ]
             if report.unsyncedSamples > 0 || report.stillOverLimit {
                 logger.warning("telemetry store over its size bound; unsynced samples removed", metadata: metadata)
+                // Tell the fleet too (this one sample is small enough not to matter to the bound).
+                if report.unsyncedSamples > 0 {
+                    let row = SampleRow(id: builder.makeID(), sessionID: nil, name: "telemetry.evicted_unsynced_samples",
+                                        value: Double(report.unsyncedSamples), recordedAt: Self.wallNow())
+                    try store.write { try $0.insert(row) }
+                }
             } else {
                 logger.info("telemetry store over its size bound; uploaded rows removed", metadata: metadata)
             }

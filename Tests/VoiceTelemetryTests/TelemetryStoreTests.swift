@@ -106,6 +106,8 @@ import VoiceCore
         let second = try store.nextBatch(limit: 4)
         #expect(second.samples.map(\.seq) == [5, 6])
         #expect(second.throughSeq == 6)
+        #expect(first.hasMore)
+        #expect(!second.hasMore)
     }
 
     @Test func syncedNeverMovesBackwards() throws {

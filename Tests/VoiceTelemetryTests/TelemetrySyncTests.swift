@@ -66,18 +66,22 @@ import VoiceTesting
         #expect(decoded?.first == text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}"))
     }
 
-    @Test func aBatchIsOneJSONDocumentWithAnArrayPerTable() throws {
+    @Test func aBatchIsOneJSONArrayPerTable() throws {
         let builder = RowBuilder(originMillis: 0, makeID: { UUID().uuidString.lowercased() })
         let (turn, calls) = builder.turn(Fixtures.turn(1, userText: "say \"hi\""), sessionID: "s")
         let batch = SyncBatch(sessions: [SessionRow(id: "s", seq: 1, label: "l", startedAt: 5)], turns: [turn],
                               llmCalls: calls, samples: [Fixtures.sample(1)], throughSeq: 9)
-        let object = try JSONSerialization.jsonObject(with: Data(UpstreamPayload.json(batch).utf8)) as? [String: [[String: Any]]]
-        #expect(object?["sessions"]?.count == 1)
-        #expect(object?["sessions"]?.first?["ended_ms"] is NSNull)
-        #expect(object?["turns"]?.first?["user_text"] as? String == "say \"hi\"")
-        #expect((object?["turns"]?.first?["states"] as? [Any])?.count == 2)
-        #expect(object?["llm_calls"]?.count == 2)
-        #expect(object?["telemetry"]?.first?["value"] as? Double == 1)
+        let payload = UpstreamPayload.arrays(batch)
+        func parse(_ text: String) throws -> [[String: Any]] {
+            try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+        }
+        #expect(try parse(payload.sessions).count == 1)
+        #expect(try parse(payload.sessions).first?["ended_ms"] is NSNull)
+        #expect(try parse(payload.turns).first?["user_text"] as? String == "say \"hi\"")
+        #expect((try parse(payload.turns).first?["states"] as? [Any])?.count == 2)
+        #expect(try parse(payload.llmCalls).count == 2)
+        #expect(try parse(payload.telemetry).first?["value"] as? Double == 1)
+        #expect(try parse(UpstreamPayload.arrays(SyncBatch(throughSeq: 0)).turns).isEmpty)
     }
 }
 

@@ -1,4 +1,4 @@
--- The device role: it may call voiced.ingest(json) and nothing else. It has no privilege on
+-- The device role: it may call voiced.ingest and nothing else. It has no privilege on
 -- any table (so it cannot read, update or delete anything, its own rows included), and the
 -- function takes the device from the login role, so a device can only add rows as itself.
 -- INSERT ... ON CONFLICT would need SELECT on the conflict columns if the device inserted
@@ -26,11 +26,12 @@ CREATE FUNCTION voiced.from_unix_ms(ms bigint) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN timestamptz 'epoch' + ms * interval '1 millisecond';
 
--- Adds a batch from the calling device: {"sessions": [...], "turns": [...], "llm_calls": [...],
--- "telemetry": [...]} (the device's own JSON, see Sources/VoiceTelemetry/PostgresUpstream.swift).
+-- Adds a batch from the calling device: one JSON array of rows per table (the device's own
+-- JSON, see Sources/VoiceTelemetry/PostgresUpstream.swift; separate arguments so that each is
+-- lexed once).
 -- Rows already present are left alone, except a session, whose end and turn count follow the
 -- row with the highest local sequence number. Returns the rows added or changed.
-CREATE FUNCTION voiced.ingest(batch json) RETURNS integer
+CREATE FUNCTION voiced.ingest(p_sessions json, p_turns json, p_llm_calls json, p_telemetry json) RETURNS integer
     LANGUAGE plpgsql
     SECURITY DEFINER
     -- Nothing the caller can create is ever looked up: every name below is schema-qualified.
@@ -51,7 +52,7 @@ BEGIN
 
     INSERT INTO voiced.sessions AS s (device_id, id, seq, label, started_at, ended_at, total_turns)
     SELECT dev, x.id, x.seq, x.label, voiced.from_unix_ms(x.started_ms), voiced.from_unix_ms(x.ended_ms), x.total_turns
-    FROM json_to_recordset(batch -> 'sessions')
+    FROM json_to_recordset(p_sessions)
         AS x(id uuid, seq bigint, label text, started_ms bigint, ended_ms bigint, total_turns integer)
     ON CONFLICT (device_id, id) DO UPDATE
         SET seq = excluded.seq, ended_at = excluded.ended_at, total_turns = excluded.total_turns
@@ -64,7 +65,7 @@ BEGIN
     SELECT dev, x.id, x.seq, x.session_id, x.turn_number, x.user_text, x.spoken_text, x.states,
            voiced.from_unix_ms(x.started_ms), voiced.from_unix_ms(x.completed_ms), x.interrupted, x.status,
            x.latency_ms, x.debounce_ms, x.latencies
-    FROM json_to_recordset(batch -> 'turns')
+    FROM json_to_recordset(p_turns)
         AS x(id uuid, seq bigint, session_id uuid, turn_number integer, user_text text, spoken_text text,
              states jsonb, started_ms bigint, completed_ms bigint, interrupted boolean, status text,
              latency_ms integer, debounce_ms integer, latencies jsonb)
@@ -76,7 +77,7 @@ BEGIN
                                   latency_ms, first_token_ms, created_at)
     SELECT dev, x.id, x.seq, x.turn_id, x.call_number, x.status, x.reason, x.tokens, x.prompt_tokens,
            x.latency_ms, x.first_token_ms, voiced.from_unix_ms(x.created_ms)
-    FROM json_to_recordset(batch -> 'llm_calls')
+    FROM json_to_recordset(p_llm_calls)
         AS x(id uuid, seq bigint, turn_id uuid, call_number integer, status text, reason text, tokens integer,
              prompt_tokens integer, latency_ms integer, first_token_ms integer, created_ms bigint)
     ON CONFLICT (device_id, id) DO NOTHING;
@@ -85,7 +86,7 @@ BEGIN
 
     INSERT INTO voiced.telemetry (device_id, id, seq, session_id, name, value, recorded_at)
     SELECT dev, x.id, x.seq, x.session_id, x.name, x.value, voiced.from_unix_ms(x.recorded_ms)
-    FROM json_to_recordset(batch -> 'telemetry')
+    FROM json_to_recordset(p_telemetry)
         AS x(id uuid, seq bigint, session_id uuid, name text, value double precision, recorded_ms bigint)
     ON CONFLICT (device_id, id) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -95,8 +96,8 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION voiced.ingest(json) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION voiced.ingest(json) TO voiced_device;
+REVOKE ALL ON FUNCTION voiced.ingest(json, json, json, json) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION voiced.ingest(json, json, json, json) TO voiced_device;
 
 -- Provisioning, for the operator (not granted to anyone): creates the device's login role
 -- (a member of voiced_device) if it does not exist and registers the device. Returns its id.
