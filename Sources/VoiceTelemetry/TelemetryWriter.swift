@@ -206,13 +206,11 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
         thread.start()
     }
 
-    /// Writes everything queued, stops the writer thread and waits for it.
+    /// Writes everything queued (starting the thread if `start()` was never called), stops the
+    /// writer thread and waits for it.
     public func stop() async {
-        let started = inbox.withLock { inbox -> Bool in
-            inbox.stopping = true
-            return inbox.started
-        }
-        guard started else { return }
+        inbox.withLock { $0.stopping = true }
+        start()
         wake.signal()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = finish.withLock { state -> Bool in

@@ -107,8 +107,7 @@ import VoiceCore
         // Not started: nothing drains, so the queue fills.
         for n in 0..<10 { writer.sample("x", value: Double(n), sessionID: nil, at: .zero) }
         writer.turnFinished(Fixtures.turn(1), sessionID: "s")
-        writer.start()
-        await writer.stop()
+        await writer.stop()  // never started: stop() still writes what is queued
         #expect(writer.statistics.droppedSamples == 7)
         let store = try TelemetryStore(path: configuration.databasePath)
         let batch = try store.nextBatch(limit: 100)
