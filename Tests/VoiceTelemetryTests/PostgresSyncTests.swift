@@ -114,7 +114,7 @@ final class SwitchableUpstream: TelemetryUpstream, @unchecked Sendable {
 }
 
 /// Against a real PostgreSQL on loopback: run through scripts/with-postgres.sh.
-@Suite(.serialized) struct PostgresSyncTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PostgresSyncTests {
     func writeDay(_ path: String, turns: Int, samplesPerTurn: Int = 3) async throws {
         let writer = try TelemetryWriter(configuration: TelemetryWriterConfiguration(databasePath: path), origin: Fixtures.origin)
         writer.start()
@@ -257,21 +257,23 @@ final class SwitchableUpstream: TelemetryUpstream, @unchecked Sendable {
         #expect(try await offline.pendingCount() == pending)
 
         // The service backs off while the network is down, then backfills everything.
-        let clock = ManualClock()
+        let clock = RecordingClock()
         let link = SwitchableUpstream(PostgresUpstream(configuration: upstream(device.url)))
         var configuration = TelemetrySyncConfiguration(databasePath: path)
         configuration.maxBatch = 200
         let sync = try TelemetrySync(configuration: configuration, upstream: link, clock: clock, random: { 0 })
         let service = Task { try await sync.run() }
-        #expect(await eventually { link.attempts.load(ordering: .relaxed) == 1 })
-        clock.advance(by: .seconds(1))
-        #expect(await eventually { link.attempts.load(ordering: .relaxed) == 2 })
+        // Each time, wait until the service sleeps before moving time (1 s, then 2 s more).
+        #expect(await eventually { clock.deadlines.last == .milliseconds(1000) })
+        clock.advance(to: .milliseconds(1000))
+        #expect(await eventually { clock.deadlines.last == .milliseconds(3000) })
+        #expect(link.attempts.load(ordering: .relaxed) == 2)
         #expect(try db.count("turns", device: device) == 0)
         link.online.store(true, ordering: .relaxed)
-        clock.advance(by: .seconds(2))
+        clock.advance(to: .milliseconds(3000))
         #expect(await eventually(seconds: 30) { (try? await sync.pendingCount()) == 0 })
         service.cancel()
-        clock.advance(by: .seconds(10))
+        clock.advance(to: .milliseconds(100_000))
         try await service.value
         let uploaded = try TelemetryStore.tables.map { try db.count($0, device: device) }.reduce(0, +)
         #expect(uploaded == pending)

@@ -1,5 +1,6 @@
 import Foundation
 import VoiceCore
+import VoiceTesting
 @testable import VoiceTelemetry
 
 /// A fresh directory for one test's database files, removed when released.
@@ -89,4 +90,23 @@ func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) asyn
         try? await Task.sleep(for: .milliseconds(10))
     }
     return try await condition()
+}
+
+/// A manual clock that also records every deadline slept until, so a test can wait until the
+/// service under test is asleep before it moves time (moving it earlier would race the service).
+final class RecordingClock: VoiceClock, @unchecked Sendable {
+    // @unchecked: `_deadlines` is behind `lock`; `manual` is thread-safe.
+    let manual = ManualClock()
+    private let lock = NSLock()
+    private var _deadlines: [VoiceInstant] = []
+
+    var deadlines: [VoiceInstant] { lock.withLock { _deadlines } }
+    var now: VoiceInstant { manual.now }
+
+    func sleep(until deadline: VoiceInstant) async throws {
+        lock.withLock { _deadlines.append(deadline) }
+        try await manual.sleep(until: deadline)
+    }
+
+    func advance(to instant: VoiceInstant) { manual.advance(to: instant) }
 }

@@ -117,7 +117,7 @@ import VoiceTesting
     }
 }
 
-@Suite struct TelemetrySyncTests {
+@Suite(.timeLimit(.minutes(1))) struct TelemetrySyncTests {
     func makeStore(_ directory: TemporaryDirectory, samples: Int) throws -> String {
         let path = directory.file("t.sqlite")
         let store = try TelemetryStore(path: path)
@@ -150,32 +150,30 @@ import VoiceTesting
         let path = try makeStore(directory, samples: 1200)
         let upstream = FakeUpstream()
         upstream.online = false
-        let clock = ManualClock()
+        let clock = RecordingClock()
         var configuration = TelemetrySyncConfiguration(databasePath: path)
         configuration.maxBatch = 500
         let sync = try TelemetrySync(configuration: configuration, upstream: upstream, clock: clock, random: { 0 })
         let service = Task { try await sync.run() }
 
-        // The first attempt fails; the next waits one second of the (manual) clock.
-        #expect(await eventually { upstream.attempts == 1 })
-        clock.advance(by: .milliseconds(999))
-        try await Task.sleep(for: .milliseconds(50))
+        // The first attempt (at 0) fails; the service sleeps until 1 s.
+        #expect(await eventually { clock.deadlines.last == .milliseconds(1000) })
         #expect(upstream.attempts == 1)
-        clock.advance(by: .milliseconds(1))
-        #expect(await eventually { upstream.attempts == 2 })
-        // Then two seconds.
-        clock.advance(by: .milliseconds(1999))
-        try await Task.sleep(for: .milliseconds(50))
+        clock.advance(to: .milliseconds(999))
+        #expect(upstream.attempts == 1)
+        clock.advance(to: .milliseconds(1000))
+        // The second fails too: two seconds more.
+        #expect(await eventually { clock.deadlines.last == .milliseconds(3000) })
         #expect(upstream.attempts == 2)
 
         upstream.online = true
-        clock.advance(by: .milliseconds(1))
+        clock.advance(to: .milliseconds(3000))
         #expect(await eventually { upstream.rowCount == 1200 })
         #expect(upstream.batches.map(\.count) == [500, 500, 200])
         #expect(await eventually { (try? await sync.pendingCount()) == 0 })
 
         service.cancel()
-        clock.advance(by: .seconds(10))  // the manual clock's sleep wakes only when it moves
+        clock.advance(to: .milliseconds(100_000))  // the manual clock's sleep wakes only when it moves
         try await service.value
     }
 
