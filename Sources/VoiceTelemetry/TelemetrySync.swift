@@ -192,6 +192,7 @@ public final class TelemetrySync: Service, @unchecked Sendable {
                     ])
                 }
             case .wait(let deadline):
+                if Task.isCancelled { return schedule }
                 do { try await clock.sleep(until: deadline) } catch { return schedule }
             }
         }

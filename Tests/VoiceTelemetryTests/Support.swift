@@ -92,21 +92,59 @@ func eventually(seconds: Double = 10, _ condition: () async throws -> Bool) asyn
     return try await condition()
 }
 
-/// A manual clock that also records every deadline slept until, so a test can wait until the
-/// service under test is asleep before it moves time (moving it earlier would race the service).
+/// A manual clock for the sync service's loop: it records every deadline slept until, so a test
+/// can wait until the service is asleep before it moves time (moving it earlier would race the
+/// service), and, unlike `ManualClock`, a sleep ends when its task is cancelled, so a cancelled
+/// service cannot stay asleep past the test's last advance.
 final class RecordingClock: VoiceClock, @unchecked Sendable {
-    // @unchecked: `_deadlines` is behind `lock`; `manual` is thread-safe.
-    let manual = ManualClock()
-    private let lock = NSLock()
-    private var _deadlines: [VoiceInstant] = []
-
-    var deadlines: [VoiceInstant] { lock.withLock { _deadlines } }
-    var now: VoiceInstant { manual.now }
-
-    func sleep(until deadline: VoiceInstant) async throws {
-        lock.withLock { _deadlines.append(deadline) }
-        try await manual.sleep(until: deadline)
+    // @unchecked: all state is behind `lock`; continuations are resumed outside it.
+    private struct Sleeper {
+        var id: Int
+        var deadline: VoiceInstant
+        var continuation: CheckedContinuation<Void, Error>
     }
 
-    func advance(to instant: VoiceInstant) { manual.advance(to: instant) }
+    private let lock = NSLock()
+    private var _now = VoiceInstant.zero
+    private var _deadlines: [VoiceInstant] = []
+    private var sleepers: [Sleeper] = []
+    private var nextID = 0
+
+    var deadlines: [VoiceInstant] { lock.withLock { _deadlines } }
+    var now: VoiceInstant { lock.withLock { _now } }
+
+    func sleep(until deadline: VoiceInstant) async throws {
+        let id = lock.withLock { () -> Int in
+            nextID += 1
+            _deadlines.append(deadline)
+            return nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                let outcome: Result<Void, Error>? = lock.withLock {
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if deadline <= _now { return .success(()) }
+                    sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
+            }
+        } onCancel: {
+            let sleeper = lock.withLock { () -> Sleeper? in
+                guard let index = sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return sleepers.remove(at: index)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    func advance(to instant: VoiceInstant) {
+        let due = lock.withLock { () -> [Sleeper] in
+            if _now < instant { _now = instant }
+            let due = sleepers.filter { $0.deadline <= _now }
+            sleepers.removeAll { $0.deadline <= _now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
 }
