@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
         .systemLibrary(name: "CEspeak", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // Pure logic: the standard library and swift-log only.
         .target(
@@ -72,7 +73,15 @@ let package = Package(
             name: "VoiceEspeak",
             dependencies: ["VoiceCore", "CEspeak", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "VoiceTelemetry", dependencies: ["VoiceCore", "CSQLite"]),
+        // The on-device SQLite store and the upstream sync to Postgres (through libpq).
+        .target(
+            name: "VoiceTelemetry",
+            dependencies: [
+                "VoiceCore", "CSQLite", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The daemon's services and object graph: only it knows every adapter.
         .target(
             name: "VoiceDaemon",
@@ -117,6 +126,15 @@ let package = Package(
             name: "voiced-bench",
             dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
         ),
+        // The telemetry store's crash-test writer and its benchmark (scripts/bench-telemetry.sh).
+        .executableTarget(
+            name: "voiced-telemetry-tool",
+            dependencies: [
+                "VoiceCore", "VoiceTelemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "voiced-fakecloud",
             dependencies: [
@@ -137,6 +155,15 @@ let package = Package(
             dependencies: [
                 "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceCore", "VoiceTesting",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Depends on the tool so that `swift test` builds the crash-test helper it runs.
+        .testTarget(
+            name: "VoiceTelemetryTests",
+            dependencies: [
+                "VoiceTelemetry", "VoiceCore", "VoiceTesting", "voiced-telemetry-tool",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]

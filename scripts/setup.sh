@@ -16,6 +16,9 @@ PACKAGES=(
   systemd               # systemd-analyze, -sysusers, -tmpfiles: scripts/check-systemd.sh checks the unit
   libespeak-ng-dev      # espeak-ng in-process: the fallback voice, notices and the fake cloud's TTS
   espeak-ng-data        # espeak-ng's voices and dictionaries (libespeak-ng cannot speak without them)
+  libpq-dev             # libpq: the telemetry sync to the central PostgreSQL
+  postgresql            # a throwaway server for the telemetry tests (scripts/with-postgres.sh)
+  openssl               # that server's TLS certificates, and device passwords
 )
 
 missing=()

@@ -5,7 +5,7 @@
 #   3. the audio ring buffer's tests, with their concurrent stress test, under ThreadSanitizer
 #      (scripts/tsan is a tiny package over VoiceCore, so the whole daemon is not rebuilt with TSan)
 #   4. the systemd unit, sysusers and tmpfiles files (systemd-analyze verify, security <= 2.0)
-#   5. the whole test suite
+#   5. the whole test suite, with a throwaway PostgreSQL on loopback (scripts/with-postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +27,5 @@ swift test --package-path scripts/tsan --sanitize=thread --disable-xctest
 echo "test: systemd unit checks"
 scripts/check-systemd.sh
 
-echo "test: the whole suite"
-swift test --disable-xctest
+echo "test: the whole suite (with a throwaway PostgreSQL on loopback for the telemetry sync)"
+scripts/with-postgres.sh swift test --disable-xctest
