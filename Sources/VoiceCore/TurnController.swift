@@ -44,6 +44,9 @@ public enum TurnAction: Equatable, Sendable {
     case transitioned(TransitionEvent)
     case turnFinished(TurnRecord)
     case debounceAdjusted(DebounceAdjustment)
+    /// A call cancelled when speech merely started is now known to have been cancelled by a
+    /// correction: the first words after it hold a marker. The turn record says so too.
+    case cancellationRefined(call: Int, reason: String)
 }
 
 /// The turn controller: a value that takes one event at a time and returns the actions to
@@ -161,6 +164,9 @@ public struct TurnController {
         var calls: [LLMCallRecord] = []
         var call: Call?
         var baseline = ""
+        /// A call cancelled by the start of speech, before any words: the words that follow
+        /// decide whether it was a correction.
+        var pendingReason: (call: Int, baseline: String)?
         var lastSpeechStartAt: VoiceInstant?
         var lastFinalAt: VoiceInstant?
         var speechEndAt: VoiceInstant?
@@ -288,7 +294,7 @@ public struct TurnController {
                 return
             }
             guard Self.isNewSpeech(event) else { return }
-            cancelSpeculation(reason: correctionReason(for: event))
+            cancelSpeculation(reason: correctionReason(for: event), wordless: event == .speechStarted)
             listen(event)
         case .speaking:
             guard Self.isNewSpeech(event) else { return }
@@ -307,8 +313,20 @@ public struct TurnController {
         return detector.reason(text: buffer.text + " " + added, since: turn?.baseline ?? buffer.text)
     }
 
+    /// The first words after a wordless cancellation decide its reason.
+    private mutating func refineCancellation() {
+        guard let pending = turn?.pendingReason, !buffer.textIncludingPartial.isEmpty else { return }
+        let reason = detector.reason(text: buffer.textIncludingPartial, since: pending.baseline)
+        guard !CancellationDetector.newWords(in: buffer.textIncludingPartial, since: pending.baseline).isEmpty else { return }
+        turn?.pendingReason = nil
+        guard case .correctionMarker = reason else { return }
+        updateCallRecord(pending.call) { $0.reason = reason.code }
+        emit(.cancellationRefined(call: pending.call, reason: reason.code))
+    }
+
     /// Applies a speech event in LISTENING.
     private mutating func listen(_ event: SpeechEvent) {
+        defer { refineCancellation() }
         if Self.isNewSpeech(event) {
             ensureTurnID()
             cancelTimer(.listenTimeout)
@@ -745,8 +763,12 @@ public struct TurnController {
     }
 
     /// New speech in SPECULATIVE, or in COMMITTED before any audio: cancel silently, keep listening.
-    private mutating func cancelSpeculation(reason: CancellationReason) {
+    private mutating func cancelSpeculation(reason: CancellationReason, wordless: Bool = false) {
         let tokens = turn?.call.map { $0.done ? 0 : $0.tokens } ?? 0
+        if wordless, let call = turn?.call, !call.done, call.failure == nil {
+            let baseline = turn?.baseline ?? buffer.text
+            turn?.pendingReason = (call.id, baseline)
+        }
         stopCall(reason: reason.code)
         discardAnswer()
         cancelTimer(.commitHold)

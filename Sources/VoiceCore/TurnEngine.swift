@@ -93,7 +93,7 @@ public final class TurnEngine: @unchecked Sendable {
             indicator.show(state)
         case .schedule(let timer, let ticket):
             scheduler.schedule(at: ticket.deadline) { [weak self] in self?.post(.timer(timer, ticket)) }
-        case .transitioned, .turnFinished, .debounceAdjusted:
+        case .transitioned, .turnFinished, .debounceAdjusted, .cancellationRefined:
             break
         }
     }

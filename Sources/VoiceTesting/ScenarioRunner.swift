@@ -171,6 +171,8 @@ public final class ScenarioRunner {
                 ("old_ms", .int(adjustment.old.wholeMilliseconds)), ("new_ms", .int(adjustment.new.wholeMilliseconds)),
                 ("cancellation_rate", .double((adjustment.cancellationRate * 1000).rounded() / 1000)),
             ])
+        case .cancellationRefined(let call, let reason):
+            add("llm_cancel_reason", turn: engine.controller.currentTurnID, [("call", .int(Int64(call))), ("reason", .string(reason))])
         case .cancelTTS, .endSegment, .setIndicator, .schedule:
             break
         }

@@ -78,6 +78,7 @@ extension SimulationResult {
             case "state": detail = "\(s("from").uppercased()) → \(s("to").uppercased())  (\(s("cause")))"
             case "llm_start": detail = "LLM call \(s("call")) starts"
             case "llm_cancel": detail = "LLM call \(s("call")) cancelled (\(s("reason")))"
+            case "llm_cancel_reason": detail = "LLM call \(s("call")) was cancelled by a correction (\(s("reason")))"
             case "llm_done": detail = "LLM call \(s("call")) done"
             case "llm_fail": detail = "LLM call \(s("call")) failed: \(s("error"))"
             case "tts_start": detail = "speak [\(s("voice"))]: \"\(s("text"))\""

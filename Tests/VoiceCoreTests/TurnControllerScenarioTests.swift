@@ -418,3 +418,33 @@ import VoiceSupport
         #expect(r.times("audio_start") == [1900 + 400 + 60 + 150])
     }
 }
+
+@Suite struct WordlessCancellationTests {
+    @Test func aCancellationBySpeechStartIsRecordedAsACorrectionWhenTheWordsSaySo() throws {
+        var script = Script { $0.llm.replies = ["Monday it is.", "Tuesday it is."] }
+        script.button(0)
+        script.say(100, 1300, "Book it for Monday")
+        script.speechStart(1800)                         // SPECULATIVE: cancelled before any words
+        script.partial(2000, "actually make it")
+        script.final(2300, "actually make it Tuesday")
+        script.speechEnd(2300)
+        let r = script.run()
+        #expect(r.entries("llm_cancel").first.map { r.string($0, "reason") } == "new_speech")
+        #expect(r.entries("llm_cancel_reason").first.map { r.string($0, "reason") } == "correction_marker")
+        let turn = try #require(r.turns.first)
+        #expect(turn.llmCalls.first?.reason == "correction_marker")
+        #expect(turn.spokenText == "Tuesday it is.")
+    }
+
+    @Test func aCancellationBySpeechStartStaysNewSpeechWithoutAMarker() throws {
+        var script = Script { $0.llm.replies = ["Monday it is.", "Fine."] }
+        script.button(0)
+        script.say(100, 1300, "Book it for Monday")
+        script.speechStart(1800)
+        script.final(2300, "at seven please")
+        script.speechEnd(2300)
+        let r = script.run()
+        #expect(r.entries("llm_cancel_reason").isEmpty)
+        #expect(try #require(r.turns.first).llmCalls.first?.reason == "new_speech")
+    }
+}
