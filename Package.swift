@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "voicectl", targets: ["voicectl"]),
         .executable(name: "voiced-bench", targets: ["voiced-bench"]),
         .executable(name: "voiced-fakecloud", targets: ["voiced-fakecloud"]),
+        .executable(name: "voiced-demo", targets: ["voiced-demo"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
         .library(name: "VoiceTesting", targets: ["VoiceTesting"]),
         .library(name: "VoiceFakeCloud", targets: ["VoiceFakeCloud"]),
@@ -125,6 +126,14 @@ let package = Package(
         .executableTarget(
             name: "voiced-bench",
             dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The README's main job: a conversation through the real daemon against the fake cloud.
+        .executableTarget(
+            name: "voiced-demo",
+            dependencies: [
+                "VoiceCore", "VoiceEspeak", "VoiceControl", "VoiceSupport", "VoiceTelemetry", "VoiceTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The telemetry store's crash-test writer and its benchmark (scripts/bench-telemetry.sh).
         .executableTarget(

@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# The README's main command: sets everything up and runs the main job.
-# Until the end-to-end demo exists (the daemon issue), the main job is `voiced --version`
-# (which shows the linked system libraries) followed by the turn-controller simulator on the
-# shipped example scenarios (a conversation on a virtual clock with scripted providers).
+# The README's main command: sets everything up and runs the main job, a three-turn
+# conversation through the real daemon with no microphone, no GPIO and no API keys:
+#   voiced-fakecloud on loopback (Deepgram, OpenAI and ElevenLabs protocols),
+#   the user's speech made with espeak-ng and captured through the paced WAV backend,
+#   a plain question, a correction ("... actually, make it Tuesday"), and a button barge-in.
+# It prints the timeline and writes the agent's audio to demo-output/agent.wav.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 bin=$(swift build --show-bin-path)
 "$bin/voiced" --version
-for scenario in examples/scenarios/*.json; do
-  echo
-  echo "=== voiced simulate $scenario"
-  "$bin/voiced" simulate "$scenario"
-done
+echo
+"$bin/voiced-demo" --out demo-output "$@"

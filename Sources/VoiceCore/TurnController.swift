@@ -26,6 +26,8 @@ public enum TurnInput: Equatable, Sendable {
     case say(String, Voice)
     /// A no-op the watchdog posts to prove the controller still handles events.
     case heartbeat
+    /// Speech-to-text is gone for good (after its reconnects): stop the turn, go IDLE.
+    case offline
     case shutdown
 }
 
@@ -128,7 +130,8 @@ public struct TurnController {
         case .settings(let settings): update(settings: settings)
         case .say(let text, let voice): say(text, voice: voice)
         case .heartbeat: break
-        case .shutdown: onShutdown()
+        case .offline: onShutdown(cause: .offline)
+        case .shutdown: onShutdown(cause: .shutdown)
         }
         defer { actions = [] }
         return actions
@@ -183,7 +186,7 @@ public struct TurnController {
         var committedDebounceMs: Int64 = 0
         var latencies = TurnLatencies()
 
-        /// When the user stopped talking: the last speech end after the last speech start, else the last final.
+        /// When the user stopped talking: the first speech end after the last speech start, else the last final.
         var speechEnd: VoiceInstant? {
             if let end = speechEndAt, end >= (lastSpeechStartAt ?? .zero) { return end }
             return lastFinalAt
@@ -289,8 +292,7 @@ public struct TurnController {
             listen(event)
         case .speculative, .committed:
             if case .speechEnded = event {
-                let at = now
-                turn?.speechEndAt = at
+                markSpeechEnd()
                 return
             }
             guard Self.isNewSpeech(event) else { return }
@@ -311,6 +313,16 @@ public struct TurnController {
         default: return .newSpeech
         }
         return detector.reason(text: buffer.text + " " + added, since: turn?.baseline ?? buffer.text)
+    }
+
+    /// Records the end of the user's speech: the first end reported after the last start.
+    /// Speech-to-text may report one end several times (Deepgram's speech_final, then its
+    /// UtteranceEnd a second later); the earliest is when the user stopped.
+    private mutating func markSpeechEnd() {
+        guard let current = turn else { return }
+        if let end = current.speechEndAt, end >= (current.lastSpeechStartAt ?? .zero) { return }
+        let at = now
+        turn?.speechEndAt = at
     }
 
     /// The first words after a wordless cancellation decide its reason.
@@ -351,8 +363,7 @@ public struct TurnController {
             startTimer(.debounce, after: adaptive.current)
             if settings.speculation == .atFinal { restartCall() }
         case .speechEnded:
-            let at = now
-            turn?.speechEndAt = at
+            markSpeechEnd()
             if !(timers[.debounce]?.isRunning ?? false) {
                 startTimer(.listenTimeout, after: settings.listenTimeout)
             }
@@ -787,21 +798,21 @@ public struct TurnController {
         finishTurn(status: .interrupted, interrupted: true, cause: .bargeIn)
     }
 
-    private mutating func onShutdown() {
+    private mutating func onShutdown(cause: TransitionCause) {
         guard state != .idle else { return }
         if state == .speaking || state == .committed {
-            stopCall(reason: "shutdown")
+            stopCall(reason: cause.rawValue)
             if let tts = turn?.tts { emit(.cancelTTS(request: tts.id)) }
             turn?.tts = nil
             emit(.dropPlayback(turn: turn?.id ?? 0))
         } else {
-            stopCall(reason: "shutdown")
+            stopCall(reason: cause.rawValue)
         }
         for timer in TurnTimer.allCases { cancelTimer(timer) }
         turn = nil
         buffer.unlock()
         try? buffer.clear()
-        go(.idle, .shutdown)
+        go(.idle, cause)
     }
 }
 

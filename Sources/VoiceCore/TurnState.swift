@@ -40,8 +40,9 @@ public enum TransitionCause: String, Codable, Sendable, CaseIterable, CustomStri
 
     public var description: String { rawValue }
 
-    /// Causes that may take any state to IDLE.
-    public var forcesIdle: Bool { self == .shutdown || self == .fatalError }
+    /// Causes that may take any state to IDLE: shutdown, a fatal error, and losing the
+    /// speech-to-text service for good (offline), which ends any conversation.
+    public var forcesIdle: Bool { self == .shutdown || self == .fatalError || self == .offline }
 }
 
 /// The explicit table of allowed transitions.

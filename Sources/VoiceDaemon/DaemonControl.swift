@@ -38,7 +38,8 @@ public final class DaemonControl: ControlHandling {
 
     private let turns: TurnService
     private let settings: SettingsStore
-    private let probes: DaemonProbes
+    var probes: DaemonProbes { get { probesBox.withLock { $0 } } set { probesBox.withLock { $0 = newValue } } }
+    private let probesBox: Mutex<DaemonProbes>
     private let started: VoiceInstant
     private let watchers = Mutex<Set<ControlConnection>>([])
     private let recent = Mutex<[TurnRecord]>([])
@@ -46,7 +47,7 @@ public final class DaemonControl: ControlHandling {
     public init(turns: TurnService, settings: SettingsStore, probes: DaemonProbes) {
         self.turns = turns
         self.settings = settings
-        self.probes = probes
+        self.probesBox = Mutex(probes)
         self.started = probes.clock.now
         turns.observe { [weak self] note in self?.observe(note) }
     }
@@ -233,6 +234,12 @@ public final class DaemonControl: ControlHandling {
             ("interrupted", .bool(record.interrupted)),
             ("status", .string(record.status.rawValue)),
             ("latency_ms", record.latencies.speechEndToFirstAudioMs.map(JSONValue.int) ?? .null),
+            ("llm_calls", .array(record.llmCalls.map { call in
+                .object([
+                    ("call", .int(Int64(call.call))), ("status", .string(call.status.rawValue)),
+                    ("reason", call.reason.map(JSONValue.string) ?? .null), ("tokens", .int(Int64(call.tokens))),
+                ])
+            })),
         ])
     }
 }

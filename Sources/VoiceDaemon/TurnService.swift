@@ -94,6 +94,12 @@ public final class TurnService: Service, Sendable {
     /// Speaks a notice while idle (`voicectl say`), through the streaming voice.
     public func say(_ text: String, voice: Voice = .primary) { engine.post(.say(text, voice)) }
 
+    /// Speech-to-text is gone for good: the turn stops, the speaker goes IDLE and says so.
+    public func goOffline() {
+        engine.post(.offline)
+        engine.post(.say(SystemNoticeText.offline, .fallback))
+    }
+
     /// Stops the turn: playback dropped, calls cancelled, state IDLE.
     public func shutdown() { engine.post(.shutdown) }
 
@@ -159,4 +165,9 @@ public final class TurnService: Service, Sendable {
             break
         }
     }
+}
+
+/// What the fallback voice says about the speaker itself.
+public enum SystemNoticeText {
+    public static let offline = "I'm offline."
 }

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import Logging
+import VoiceDaemon
 import VoiceCore
 import VoiceLinux
 import VoiceProviders
 import VoiceTelemetry
 
 @main
-struct Voiced: ParsableCommand {
+struct Voiced: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voiced",
         abstract: "The voice assistant daemon of the voiced smart speaker.",
@@ -64,7 +66,7 @@ struct PrintDefaultConfig: ParsableCommand {
     func run() { print(VoicedConfig().documentedTOML(), terminator: "") }
 }
 
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).")
 
     @Option(help: "The configuration file.")
@@ -73,14 +75,31 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("check-config"), help: ArgumentHelp("Check a configuration file and exit (0: usable, 78: not).", valueName: "path"))
     var checkConfig: String?
 
-    func run() throws {
+    func run() async throws {
         if let path = checkConfig {
             _ = try loadConfiguration(path: path)
             print("\(path): OK")
             return
         }
-        _ = try loadConfiguration(path: config)
-        printError("the daemon's services are not assembled yet (the daemon issue); use `voiced simulate`")
-        throw ExitCode.failure
+        let configuration = try loadConfiguration(path: config)
+        let level = Logger.Level(rawValue: configuration.log.level) ?? .info
+        _ = VoicedLogging.bootstrap(level: level)
+        var logger = Logger(label: "voiced")
+        logger.logLevel = level
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(config: configuration, configPath: config, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error.message)"])
+            printError(error.message)
+            throw ExitCode(error.isConfiguration ? ExitStatus.config : 1)
+        }
+        do {
+            try await daemon.run()
+        } catch let error as DaemonError {
+            logger.critical("cannot run", metadata: ["error": "\(error.message)"])
+            printError(error.message)
+            throw ExitCode(error.isConfiguration ? ExitStatus.config : 1)
+        }
     }
 }

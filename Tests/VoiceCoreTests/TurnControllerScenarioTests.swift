@@ -448,3 +448,16 @@ import VoiceSupport
         #expect(try #require(r.turns.first).llmCalls.first?.reason == "new_speech")
     }
 }
+
+@Suite struct SpeechEndTests {
+    @Test func theFirstEndReportedAfterTheLastStartCounts() throws {
+        var script = Script()
+        script.button(0)
+        script.speechStart(100)
+        script.final(1300, "What is the weather today?")
+        script.speechEnd(1300)      // speech_final
+        script.speechEnd(2300)      // UtteranceEnd, a second later: not a later end of speech
+        let r = script.run()
+        #expect(try #require(r.turns.first).latencies.speechEndToFirstAudioMs == 1010)
+    }
+}

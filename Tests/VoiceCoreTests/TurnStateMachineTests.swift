@@ -66,8 +66,8 @@ import VoiceTesting
     }
 
     @Test(arguments: TurnState.allCases)
-    func shutdownAndFatalErrorTakeAnyStateToIdle(state: TurnState) throws {
-        for cause in [TransitionCause.shutdown, .fatalError] {
+    func shutdownFatalErrorAndOfflineTakeAnyStateToIdle(state: TurnState) throws {
+        for cause in [TransitionCause.shutdown, .fatalError, .offline] {
             var machine = try Self.machine(in: state)
             try machine.transition(to: .idle, cause: cause)
             #expect(machine.state == .idle)

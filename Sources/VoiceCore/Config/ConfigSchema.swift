@@ -181,7 +181,7 @@ extension VoicedConfig {
         .int("gpio.button_line", \.gpio.buttonLine, 0...1023, live: false, "The push-button's line offset."),
         .milliseconds("gpio.long_press_ms", \.gpio.longPress, 500...10000, live: true, "Holding the button this long toggles the microphone mute."),
         // [stt]
-        .string("stt.base_url", \.stt.baseURL, live: false, allowed: "a wss:// URL (ws:// on loopback only)", "Deepgram live endpoint base.", validate: url(schemes: ["wss", "ws"])),
+        .string("stt.base_url", \.stt.baseURL, live: false, allowed: "a wss:// URL (ws:// on loopback only)", "Deepgram live endpoint (the WebSocket URL, path included).", validate: url(schemes: ["wss", "ws"])),
         .string("stt.model", \.stt.model, live: false, "Deepgram model."),
         .string("stt.language", \.stt.language, live: false, "Recognition language."),
         .milliseconds("stt.endpointing_ms", \.stt.endpointing, 10...5000, live: false, "Deepgram endpointing."),

@@ -54,7 +54,7 @@ public struct VoicedConfig: Equatable, Sendable {
         public var longPress: Duration = .milliseconds(2000)
     }
     public struct STT: Equatable, Sendable {
-        public var baseURL = "wss://api.deepgram.com"
+        public var baseURL = "wss://api.deepgram.com/v1/listen"
         public var model = "nova-3"
         public var language = "en-US"
         public var endpointing: Duration = .milliseconds(300)

@@ -1,0 +1,503 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+import VoiceControl
+import VoiceCore
+import VoiceEspeak
+import VoiceLinux
+import VoiceProviders
+import VoiceSupport
+import VoiceTelemetry
+
+/// Why the daemon could not start, with what to do.
+public struct DaemonError: Error, CustomStringConvertible {
+    public var message: String
+    /// A configuration problem (exit code 78) rather than a failure of the machine.
+    public var isConfiguration: Bool
+    public var description: String { message }
+
+    public init(_ message: String, configuration: Bool = false) {
+        self.message = message
+        isConfiguration = configuration
+    }
+}
+
+/// The daemon's object graph: it reads the configuration, opens the devices, builds the
+/// providers, the turn service, telemetry and the control socket, and runs them as one
+/// `ServiceGroup` (SIGTERM shuts down in reverse order, telemetry last; SIGHUP reloads).
+public final class Daemon: Sendable {
+    public let configPath: String
+    public let sessionID: String
+    let logger: Logger
+    let clock = SystemVoiceClock()
+    let settings: SettingsStore
+    let ring: AudioRingBuffer
+    let mux: IndicatorMux
+    let turns: TurnService
+    let notifier: SystemdNotifier
+    let heartbeats: LoopHeartbeats
+    let telemetry: TelemetryWriter
+    let sttStatus: SpeechToTextStatusBox
+    private let parts: Parts
+
+    /// What only the daemon knows: each is optional or one of a few kinds, by configuration.
+    private struct Parts: Sendable {
+        var capture: Capture
+        var playback: Playback
+        var stt: DeepgramLiveClient
+        var led: GPIOIndicator?
+        var button: (any ButtonEvents)?
+        var sync: TelemetrySync?
+        var control: ControlSocketServer
+        var daemonControl: DaemonControl
+        var volume: @Sendable (Int) -> Void
+    }
+
+    enum Capture: Sendable {
+        case alsa(ALSACapture)
+        case wav(WAVCapture)
+    }
+
+    enum Playback: Sendable {
+        case alsa(ALSAPlayback)
+        case wav(WAVPlayback)
+
+        var output: any AudioPlayback {
+            switch self {
+            case .alsa(let p): p
+            case .wav(let p): p
+            }
+        }
+    }
+
+    /// Builds everything from the configuration file at `configPath` (already validated into `config`).
+    public init(config fileConfig: VoicedConfig, configPath: String, logger: Logger,
+                credentials: CredentialSource = CredentialSource()) throws(DaemonError) {
+        self.configPath = configPath
+        self.logger = logger
+        sessionID = UUID().uuidString.lowercased()
+        notifier = SystemdNotifier(logger: logger)
+
+        // Live settings kept by voicectl, over the configuration file.
+        let settings = SettingsStore(base: fileConfig, file: fileConfig.control.stateDirectory + "/settings.toml")
+        for problem in settings.problems { logger.warning("saved setting ignored", metadata: ["problem": "\(problem)"]) }
+        self.settings = settings
+        let config = settings.effective
+
+        // Telemetry first: it also remembers the adaptive debounce across restarts.
+        let origin = Date()
+        var writerConfiguration = TelemetryWriterConfiguration(databasePath: config.telemetry.database)
+        writerConfiguration.sizeLimitBytes = Int64(config.telemetry.maxSizeMiB) << 20
+        do {
+            try FileManager.default.createDirectory(atPath: (config.telemetry.database as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            telemetry = try TelemetryWriter(configuration: writerConfiguration, origin: origin,
+                                            logger: logger.with(label: "voiced.telemetry"))
+        } catch {
+            throw DaemonError("cannot open the telemetry store \(config.telemetry.database): \(error)")
+        }
+
+        ring = AudioRingBuffer(capacity: config.audio.ringBufferSeconds * PlaybackChunk.sampleRate)
+        heartbeats = LoopHeartbeats(loops: ["capture", "controller"], window: .seconds(10), clock: clock)
+
+        // The LEDs (or a console line), behind the mux that adds muted/offline/error and STATUS=.
+        let output: any Indicator & Sendable
+        var led: GPIOIndicator?
+        switch config.gpio.backend {
+        case .gpiod:
+            let layout: LEDLayout = config.gpio.layout == .rgb
+                ? .rgb : .perState([.idle, .listening, .speculative, .committed, .speaking, .error])
+            do {
+                let indicator = try GPIOIndicator(
+                    configuration: GPIOIndicatorConfiguration(chip: config.gpio.chip, layout: layout,
+                                                              offsets: config.gpio.ledLines.map { UInt32($0) },
+                                                              activeLow: config.gpio.activeLow),
+                    clock: clock, logger: logger.with(label: "voiced.gpio"))
+                led = indicator
+                output = indicator
+            } catch {
+                throw DaemonError("cannot open the LEDs on \(config.gpio.chip): \(error) (without a GPIO chip, set [gpio] backend = \"console\")")
+            }
+        case .console, .consoleNoStdin:
+            output = ConsoleIndicator()
+        }
+        let notifier = self.notifier
+        mux = IndicatorMux(output: output) { shown, reason in
+            notifier.status(reason.map { "\(SystemdNotifier.statusText(for: shown)): \($0)" } ?? SystemdNotifier.statusText(for: shown))
+        }
+
+        // Playback, and the reference of what it played for echo cancellation and barge-in.
+        let reference = PlaybackReference()
+        let playback: Playback
+        let mux = self.mux
+        switch config.audio.playbackBackend {
+        case .alsa:
+            let alsa = ALSAPlayback(configuration: .playback(device: config.audio.playbackDevice),
+                                    logger: logger.with(label: "voiced.playback"), reference: reference,
+                                    onStatus: { status in mux.setDeviceError(status.isError ? status.statusText("speaker") : nil) })
+            playback = .alsa(alsa)
+        case .wav:
+            do {
+                playback = .wav(try WAVPlayback(path: config.audio.playbackWAV, clock: clock, reference: reference,
+                                                logger: logger.with(label: "voiced.playback")))
+            } catch {
+                throw DaemonError("cannot write \(config.audio.playbackWAV): \(error)")
+            }
+        }
+        let volume: @Sendable (Int) -> Void
+        switch playback {
+        case .alsa(let p): volume = { p.volume = $0 }
+        case .wav(let p): volume = { p.volume = $0 }
+        }
+        volume(config.audio.volume)
+
+        // Providers. Keys come from systemd credentials or the environment, never the config file.
+        let deepgramKey: DeepgramKey
+        do {
+            guard let secret = try credentials.load(.deepgram) else {
+                throw DaemonError("no Deepgram API key: set the systemd credential \(CredentialName.deepgram.file) or \(CredentialName.deepgram.variable)", configuration: true)
+            }
+            deepgramKey = try DeepgramKey(secret.reveal())
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError("the Deepgram API key is unusable: \(error)", configuration: true)
+        }
+        let llm: OpenAIChat
+        let tts: ElevenLabsTTS
+        do {
+            var chat = OpenAIChatConfiguration(baseURL: config.llm.baseURL, model: config.llm.model,
+                                               apiKey: try credentials.load(.openAI))
+            chat.maxTokens = config.llm.maxTokens
+            chat.temperature = config.llm.temperature
+            llm = try OpenAIChat(configuration: chat, clock: clock, logger: logger.with(label: "voiced.llm"))
+            let voice = ElevenLabsConfiguration(baseURL: config.tts.baseURL, voiceID: config.tts.voiceID,
+                                                modelID: config.tts.modelID, apiKey: try credentials.load(.elevenLabs))
+            tts = try ElevenLabsTTS(configuration: voice, clock: clock, logger: logger.with(label: "voiced.tts"))
+        } catch {
+            throw DaemonError("cannot set up the cloud providers: \(error)", configuration: true)
+        }
+        let fallback = EspeakTTS(voice: config.fallbackTTS.voice, wordsPerMinute: config.fallbackTTS.wordsPerMinute,
+                                 logger: logger.with(label: "voiced.espeak"))
+
+        // The turn controller, with the debounce it had before a restart.
+        var controller = TurnController(settings: config.turn, clock: clock, sessionID: sessionID,
+                                        logger: logger.with(label: "voiced.turn"))
+        if let kept = telemetry.persistedDebounce, config.turn.adaptive.enabled { controller.restoreDebounce(kept) }
+        let turns = TurnService(controller: controller, llm: llm, tts: tts, fallbackTTS: fallback, playback: playback.output,
+                                indicator: mux, scheduler: TaskTimerScheduler(clock: clock),
+                                bargeInByVoice: config.audio.bargeIn == .voice, logger: logger.with(label: "voiced.turn"))
+        self.turns = turns
+
+        // Speech-to-text reads the ring; offline makes the speaker say so and go idle.
+        let sttStatus = SpeechToTextStatusBox()
+        self.sttStatus = sttStatus
+        let stt: DeepgramLiveClient
+        do {
+            let deepgram = DeepgramConfiguration(baseURL: config.stt.baseURL, model: config.stt.model, language: config.stt.language,
+                                                 endpointing: config.stt.endpointing, utteranceEnd: config.stt.utteranceEnd)
+            stt = try DeepgramLiveClient(
+                configuration: deepgram, apiKey: deepgramKey, audio: ring, clock: clock, logger: logger.with(label: "voiced.stt"),
+                onEvent: { event in turns.speech(event, from: .speechToText) },
+                onStatus: { status in
+                    sttStatus.set(status)
+                    switch status {
+                    case .online: mux.setOffline(false)
+                    case .offline:
+                        mux.setOffline(true)
+                        turns.goOffline()
+                    case .reconnecting, .stopped: break
+                    }
+                })
+        } catch {
+            throw DaemonError("cannot set up speech-to-text: \(error)", configuration: true)
+        }
+
+        // Capture: every frame beats the watchdog's capture heartbeat and feeds barge-in.
+        let bargeIn = BargeInBox(settings: Self.voiceActivity(config), reference: reference,
+                                 echoCancellation: config.audio.echoCancellation)
+        let captureBeat = heartbeats.heartbeat(for: "capture")
+        let observer: @Sendable (UnsafeBufferPointer<Int16>) -> Void = { frame in
+            captureBeat.beat()
+            if let event = bargeIn.process(frame) { turns.speech(event, from: .localVoiceActivity) }
+        }
+        let capture: Capture
+        switch config.audio.captureBackend {
+        case .alsa:
+            capture = .alsa(ALSACapture(configuration: .capture(device: config.audio.captureDevice), ring: ring,
+                                        logger: logger.with(label: "voiced.capture"), frameObserver: observer,
+                                        onStatus: { status in mux.setDeviceError(status.isError ? status.statusText("microphone") : nil) }))
+        case .wav:
+            do {
+                let samples = try WAVFile.readMono16k(config.audio.captureWAV)
+                capture = .wav(WAVCapture(clips: [.init(samples: samples)], ring: ring, clock: clock, frameObserver: observer))
+            } catch {
+                throw DaemonError("cannot read \(config.audio.captureWAV): \(error)", configuration: true)
+            }
+        }
+
+        // The button (or stdin), and the control socket.
+        var button: (any ButtonEvents)?
+        switch config.gpio.backend {
+        case .gpiod:
+            do {
+                button = try GPIOButton(
+                    configuration: GPIOButtonConfiguration(chip: config.gpio.chip, offset: UInt32(config.gpio.buttonLine),
+                                                           settings: ButtonSettings(longPress: config.gpio.longPress)),
+                    clock: clock, logger: logger.with(label: "voiced.gpio"))
+            } catch {
+                throw DaemonError("cannot open the button on \(config.gpio.chip) line \(config.gpio.buttonLine): \(error)")
+            }
+        case .console:
+            button = try? StdinButton(logger: logger.with(label: "voiced.button"))
+            logger.notice("no GPIO: LEDs are a console line; the button is Enter on stdin (l + Enter: long press) or voicectl")
+        case .consoleNoStdin:
+            logger.notice("no GPIO: LEDs are a console line; the button is voicectl wake/interrupt/mute")
+        }
+
+        var sync: TelemetrySync?
+        if !config.telemetry.postgresURL.isEmpty {
+            var postgres = PostgresUpstreamConfiguration(url: config.telemetry.postgresURL)
+            if !config.telemetry.postgresRootCertificate.isEmpty { postgres.rootCertificatePath = config.telemetry.postgresRootCertificate }
+            do {
+                sync = try TelemetrySync(configuration: TelemetrySyncConfiguration(databasePath: config.telemetry.database),
+                                         postgres: postgres, clock: clock, logger: logger.with(label: "voiced.telemetry.sync"))
+            } catch {
+                throw DaemonError("cannot set up the telemetry sync: \(error)", configuration: true)
+            }
+        }
+
+        let ring = self.ring
+        let probes = DaemonProbes(
+            sessionID: sessionID, clock: clock,
+            providers: { ["stt": sttStatus.text] },
+            ringBuffer: { ring.statistics },
+            isMuted: { mux.isMuted },
+            setMuted: { _ in },
+            apply: { _ in })
+        let daemonControl = DaemonControl(turns: turns, settings: settings, probes: probes)
+        let control = ControlSocketServer(path: config.control.socket, group: config.control.group, handler: daemonControl,
+                                          logger: logger.with(label: "voiced.control"))
+        parts = Parts(capture: capture, playback: playback, stt: stt, led: led, button: button, sync: sync, control: control,
+                      daemonControl: daemonControl, volume: volume)
+        daemonControl.probes.setMuted = { [weak self] on in self?.setMuted(on) }
+        daemonControl.probes.apply = { [weak self] config in self?.apply(config) }
+    }
+
+    static func voiceActivity(_ config: VoicedConfig) -> VoiceActivitySettings {
+        var settings = VoiceActivitySettings()
+        settings.enabled = config.audio.bargeIn == .voice
+        settings.minimumLevel = config.audio.vadThresholdDB
+        return settings
+    }
+
+    /// Mutes or unmutes the microphone: while muted no audio leaves the device.
+    public func setMuted(_ on: Bool) {
+        switch parts.capture {
+        case .alsa(let c): c.isMuted = on
+        case .wav(let c): c.isMuted = on
+        }
+        parts.stt.setMuted(on)
+        mux.setMuted(on)
+        logger.notice(on ? "microphone muted" : "microphone live", metadata: ["muted": "\(on)"])
+    }
+
+    /// Applies a changed configuration to the running services (voicectl, SIGHUP).
+    func apply(_ config: VoicedConfig) {
+        turns.update(settings: config.turn, bargeInByVoice: config.audio.bargeIn == .voice)
+        parts.volume(config.audio.volume)
+    }
+
+    /// Re-reads the configuration file (SIGHUP): live keys apply now, the others are logged as
+    /// needing a restart.
+    func reload() {
+        notifier.reloading()
+        defer { notifier.ready() }
+        guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
+            logger.error("reload: cannot read the configuration file; keeping the running one", metadata: ["path": "\(configPath)"])
+            return
+        }
+        let new: VoicedConfig
+        do {
+            new = try VoicedConfig.parse(text, file: configPath)
+        } catch {
+            logger.error("reload: the configuration is not usable; keeping the running one", metadata: ["error": "\(error.description)"])
+            return
+        }
+        let old = settings.effective
+        let effective = settings.rebase(on: new)
+        let changed = VoicedConfig.changedKeys(from: old, to: effective)
+        apply(effective)
+        for key in changed {
+            if key.live {
+                logger.notice("reload: applied", metadata: ["key": "\(key.path)"])
+            } else {
+                logger.warning("reload: changed, but needs a restart to apply", metadata: ["key": "\(key.path)"])
+            }
+        }
+        if changed.isEmpty { logger.notice("reload: nothing changed") }
+    }
+
+    /// Runs until SIGTERM or SIGINT.
+    public func run() async throws {
+        telemetry.sessionStarted(sessionID, at: clock.now)
+        observeTurns()
+        do {
+            try parts.control.start()
+        } catch {
+            throw DaemonError("cannot create the control socket: \(error.description) (is [control] socket in a writable directory?)")
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // Started first, stopped last: telemetry flushes after everything else has stopped.
+        services.append(.init(service: telemetry))
+        if let sync = parts.sync { services.append(.init(service: sync)) }
+        switch parts.playback {
+        case .alsa(let p):
+            try startThread { () throws(ThreadStartError) in try p.start() }
+            services.append(.init(service: ClosureService("playback") { try await untilShutdown { try await p.run() } }))
+        case .wav(let p):
+            services.append(.init(service: ClosureService("playback") { try await untilShutdown { await p.run() } }))
+        }
+        switch parts.capture {
+        case .alsa(let c):
+            try startThread { () throws(ThreadStartError) in try c.start() }
+            services.append(.init(service: ClosureService("capture") { try await untilShutdown { try await c.run() } }))
+        case .wav(let c):
+            services.append(.init(service: ClosureService("capture") { try await untilShutdown { await c.run() } }))
+        }
+        try parts.led?.start()
+        services.append(.init(service: parts.stt))
+        services.append(.init(service: turns))
+        if let button = parts.button {
+            services.append(.init(service: ClosureService("button") { [self] in
+                try await untilShutdown { [self] in
+                    for await gesture in button.gestures() {
+                        switch gesture {
+                        case .shortPress: turns.buttonPressed()
+                        case .longPress: setMuted(!mux.isMuted)
+                        }
+                    }
+                }
+                button.stop()
+            }))
+        }
+        services.append(.init(service: ClosureService("controller-heartbeat") { [self] in
+            try await untilShutdown { [self] in try await controllerHeartbeat() }
+        }))
+        services.append(.init(service: ClosureService("reload") { [self] in
+            try await untilShutdown { [self] in
+                for await _ in await UnixSignalsSequence(trapping: .sighup) { reload() }
+            }
+        }))
+        // Last: told of SIGTERM first, so STOPPING=1 goes out at once.
+        services.append(.init(service: SystemdWatchdogService(notifier: notifier, heartbeats: heartbeats, clock: clock,
+                                                              logger: logger.with(label: "voiced.watchdog"))))
+
+        // READY=1 once the audio and GPIO are open (or failed to open and are being retried).
+        notifier.ready(status: SystemdNotifier.statusText(for: .idle))
+        logger.notice("voiced ready", metadata: ["session": "\(sessionID)", "config": "\(configPath)"])
+
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("a service failed; shutting down", metadata: ["error": "\(error)"])
+        }
+        turns.shutdown()
+        parts.control.stop()
+        parts.led?.stop()
+        telemetry.sessionEnded(sessionID, at: clock.now)
+        logger.notice("voiced stopped", metadata: ["session": "\(sessionID)"])
+    }
+
+    private func startThread(_ start: () throws(ThreadStartError) -> Void) throws(DaemonError) {
+        do {
+            try start()
+        } catch {
+            throw DaemonError(error.description)
+        }
+    }
+
+    /// Proves the controller handles events: a heartbeat goes through its queue every 2 s and
+    /// the watchdog's "controller" loop beats only when it came out.
+    private func controllerHeartbeat() async throws {
+        let beat = heartbeats.heartbeat(for: "controller")
+        while !Task.isCancelled {
+            let before = turns.current.handledEvents
+            turns.heartbeat()
+            try await Task.sleep(for: .milliseconds(500))
+            if turns.current.handledEvents != before { beat.beat() }
+            try await Task.sleep(for: .milliseconds(1500))
+        }
+    }
+
+    /// Telemetry, earcons and speech-to-text finalisation follow the turns.
+    private func observeTurns() {
+        let telemetry = self.telemetry
+        let sessionID = self.sessionID
+        let clock = self.clock
+        let playback = parts.playback
+        let stt = parts.stt
+        let earcons = Atomic<Bool>(settings.effective.audio.earcons)
+        let turnCount = Atomic<Int>(0)
+        turns.observe { [turns] note in
+            switch note {
+            case .transition(let event):
+                if event.from == .idle && event.to == .listening && earcons.load(ordering: .relaxed) {
+                    playback.output.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: Earcon.wake.samples()))
+                }
+                if event.to == .speculative { stt.finalize() }
+            case .turnFinished(let record):
+                telemetry.turnFinished(record, sessionID: sessionID)
+                let count = turnCount.add(1, ordering: .relaxed).newValue
+                if count % DaemonControl.snapshotEvery == 0 { telemetry.snapshot(turns.current.telemetry, at: clock.now) }
+            case .debounceAdjusted(let adjustment):
+                telemetry.debounceChanged(to: adjustment.new, sessionID: sessionID, at: clock.now)
+            case .speech, .speaking:
+                break
+            }
+        }
+    }
+}
+
+/// The speech-to-text connection's state in words, for `voicectl status`.
+final class SpeechToTextStatusBox: Sendable {
+    private let status = Mutex("connecting")
+
+    func set(_ new: SpeechToTextStatus) {
+        let text: String
+        switch new {
+        case .online: text = "connected"
+        case .reconnecting(let attempt, _): text = "reconnecting (attempt \(attempt))"
+        case .offline: text = "offline"
+        case .stopped: text = "stopped"
+        }
+        status.withLock { $0 = text }
+    }
+
+    var text: String { status.withLock { $0 } }
+}
+
+/// The barge-in detector on the capture thread (it is only ever used there).
+final class BargeInBox: @unchecked Sendable {
+    private let detector: BargeInDetector
+
+    init(settings: VoiceActivitySettings, reference: PlaybackReference, echoCancellation: Bool) {
+        let canceller: (any EchoCanceller)? = echoCancellation ? SpeexEchoCanceller() : nil
+        detector = BargeInDetector(settings: settings, reference: reference, echoCanceller: canceller)
+    }
+
+    func process(_ frame: UnsafeBufferPointer<Int16>) -> SpeechEvent? { detector.process(frame) }
+}
+
+extension Logger {
+    /// The same handler configuration under another label.
+    func with(label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        return logger
+    }
+}
