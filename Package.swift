@@ -155,7 +155,10 @@ let package = Package(
 
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport"]),
         // Runs the built `voiced` binary: exit codes and messages as scripts and systemd see them.
-        .testTarget(name: "VoicedTests", dependencies: ["voiced"]),
+        .testTarget(
+            name: "VoicedTests",
+            dependencies: ["voiced", "voicectl", "voiced-fakecloud", "voiced-demo", "VoiceCore", "VoiceSupport", "VoiceTesting"]
+        ),
         .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
         .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),
         .testTarget(name: "VoiceTestingTests", dependencies: ["VoiceTesting", "VoiceCore", "VoiceSupport"]),

@@ -13,7 +13,12 @@ public struct ClosureService: Service, CustomStringConvertible {
     public func run() async throws { try await body() }
 }
 
-/// Runs `body` until the service group shuts down gracefully (the body's task is then cancelled).
+/// Runs `body` until the service group shuts down gracefully (the body's task is then
+/// cancelled, and the cancellation that ends it is the normal end, not a failure).
 public func untilShutdown(_ body: @escaping @Sendable () async throws -> Void) async throws {
-    try await cancelWhenGracefulShutdown { try await body() }
+    do {
+        try await cancelWhenGracefulShutdown { try await body() }
+    } catch is CancellationError {
+        return
+    }
 }

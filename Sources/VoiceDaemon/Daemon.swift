@@ -86,7 +86,20 @@ public final class Daemon: Sendable {
         self.settings = settings
         let config = settings.effective
 
-        // Telemetry first: it also remembers the adaptive debounce across restarts.
+        // Keys first: a missing one is a configuration error. They come from systemd credentials
+        // or the environment, never the configuration file.
+        let deepgramKey: DeepgramKey
+        do {
+            guard let secret = try credentials.load(.deepgram) else {
+                throw DaemonError("no Deepgram API key: set the systemd credential \(CredentialName.deepgram.file) or \(CredentialName.deepgram.variable)", configuration: true)
+            }
+            deepgramKey = try DeepgramKey(secret.reveal())
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError("the Deepgram API key is unusable: \(error)", configuration: true)
+        }
+        // Telemetry next: it also remembers the adaptive debounce across restarts.
         let origin = Date()
         var writerConfiguration = TelemetryWriterConfiguration(databasePath: config.telemetry.database)
         writerConfiguration.sizeLimitBytes = Int64(config.telemetry.maxSizeMiB) << 20
@@ -153,18 +166,6 @@ public final class Daemon: Sendable {
         }
         volume(config.audio.volume)
 
-        // Providers. Keys come from systemd credentials or the environment, never the config file.
-        let deepgramKey: DeepgramKey
-        do {
-            guard let secret = try credentials.load(.deepgram) else {
-                throw DaemonError("no Deepgram API key: set the systemd credential \(CredentialName.deepgram.file) or \(CredentialName.deepgram.variable)", configuration: true)
-            }
-            deepgramKey = try DeepgramKey(secret.reveal())
-        } catch let error as DaemonError {
-            throw error
-        } catch {
-            throw DaemonError("the Deepgram API key is unusable: \(error)", configuration: true)
-        }
         let llm: OpenAIChat
         let tts: ElevenLabsTTS
         do {

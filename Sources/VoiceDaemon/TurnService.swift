@@ -85,6 +85,9 @@ public final class TurnService: Service, Sendable {
     public func update(settings: TurnSettings, bargeInByVoice: Bool) {
         self.bargeInByVoice.store(bargeInByVoice, ordering: .relaxed)
         engine.update(settings: settings)
+        // The controller restarts from a changed debounce (clamped to the adaptive bounds).
+        let debounce = min(max(settings.debounce, settings.adaptive.minimum), settings.adaptive.maximum)
+        status.withLock { $0.debounceMs = debounce.wholeMilliseconds }
     }
 
     /// Posts a heartbeat; `current.handledEvents` moves when the controller has handled it.
@@ -104,14 +107,8 @@ public final class TurnService: Service, Sendable {
     public func shutdown() { engine.post(.shutdown) }
 
     public func run() async throws {
-        // The engine is event-driven; this service only waits for the end and then stops the turn.
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .seconds(3600))
-            }
-        } onGracefulShutdown: { [engine] in
-            engine.post(.shutdown)
-        }
+        // The engine is event-driven: this service only waits for the end, then stops the turn.
+        try? await gracefulShutdown()
         engine.post(.shutdown)
     }
 

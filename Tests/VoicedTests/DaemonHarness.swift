@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import VoiceCore
+
+/// A real voiced daemon against the real fake cloud, in a temporary directory: WAV capture of
+/// silence, WAV playback, console LEDs, the control socket in the directory.
+final class DaemonHarness {
+    let directory: String
+    let socket: String
+    private var fakecloud: Process?
+    private var daemon: Process?
+    private(set) var port = ""
+    var extraConfig: String
+
+    init(extraConfig: String = "") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-it-\(UUID().uuidString.prefix(8))").path
+        socket = directory + "/control.sock"
+        self.extraConfig = extraConfig
+        try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
+        // 60 s of silence to "capture".
+        try Data(WAV.encode([Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
+        try startFakeCloud()
+        try startDaemon()
+    }
+
+    deinit {
+        stopDaemon()
+        fakecloud?.terminate()
+        fakecloud?.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static func process(_ name: String, _ arguments: [String], environment: [String: String] = [:], log: String? = nil) -> Process {
+        let process = Process()
+        process.executableURL = VoicedBinary.url.deletingLastPathComponent().appendingPathComponent(name)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = FileHandle(forWritingAtPath: log)
+            process.standardOutput = handle
+            process.standardError = handle
+        }
+        process.standardInput = FileHandle.nullDevice
+        return process
+    }
+
+    private func startFakeCloud() throws {
+        let portFile = directory + "/port"
+        let process = Self.process("voiced-fakecloud", ["--port", "0", "--port-file", portFile], log: directory + "/fakecloud.log")
+        try process.run()
+        fakecloud = process
+        for _ in 0..<400 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                port = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return
+            }
+            usleep(50_000)
+        }
+        Issue.record("the fake cloud did not start")
+    }
+
+    func startDaemon() throws {
+        let config = """
+        [turn]
+        listen_timeout_ms = 1000
+        [audio]
+        capture_backend = "wav"
+        capture_wav = "\(directory)/silence.wav"
+        playback_backend = "wav"
+        playback_wav = "\(directory)/agent.wav"
+        [gpio]
+        backend = "console_no_stdin"
+        [stt]
+        base_url = "ws://127.0.0.1:\(port)/v1/listen"
+        [llm]
+        base_url = "http://127.0.0.1:\(port)/v1"
+        [tts]
+        base_url = "http://127.0.0.1:\(port)"
+        [telemetry]
+        database = "\(directory)/voiced.sqlite"
+        [control]
+        socket = "\(socket)"
+        group = "root"
+        state_directory = "\(directory)/state"
+        \(extraConfig)
+        """
+        try config.write(toFile: directory + "/voiced.toml", atomically: true, encoding: .utf8)
+        unlink(socket)
+        let process = Self.process("voiced", ["run", "--config", directory + "/voiced.toml"],
+                                   environment: ["DEEPGRAM_API_KEY": "k", "OPENAI_API_KEY": "k", "ELEVENLABS_API_KEY": "k"],
+                                   log: directory + "/voiced.log")
+        try process.run()
+        daemon = process
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        #expect(FileManager.default.fileExists(atPath: socket), "voiced did not open its socket: \(log)")
+    }
+
+    func stopDaemon() {
+        guard let daemon, daemon.isRunning else { return }
+        daemon.terminate()
+        daemon.waitUntilExit()
+    }
+
+    var daemonExitStatus: Int32? { daemon.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
+
+    var log: String { (try? String(contentsOfFile: directory + "/voiced.log", encoding: .utf8)) ?? "" }
+
+    /// Runs voicectl against this daemon.
+    func voicectl(_ arguments: [String]) throws -> VoicedBinary.Output {
+        let process = Self.process("voicectl", arguments + ["--socket", socket])
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return VoicedBinary.Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}

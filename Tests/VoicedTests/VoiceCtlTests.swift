@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+import VoiceTesting
+
+/// Every voicectl command against a running daemon on the demo's WAV and fake-cloud backends.
+@Suite(.serialized) struct VoiceCtlTests {
+    @Test func statusShowsTheDaemon() throws {
+        let d = try DaemonHarness()
+        let text = try d.voicectl(["status"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("state        IDLE"))
+        #expect(text.stdout.contains("microphone   live"))
+        #expect(text.stdout.contains("providers    stt "))
+        let json = try d.voicectl(["status", "--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["state"] as? String == "idle")
+        #expect((object?["ring_buffer"] as? [String: Any])?["capacity"] as? Int == 160_000)
+    }
+
+    @Test func settingsAreValidatedAppliedAndSurviveARestart() throws {
+        let d = try DaemonHarness()
+        let bad = try d.voicectl(["settings", "set", "debounce_ms", "300"])
+        #expect(bad.status == 4)
+        #expect(bad.stderr.contains("debounce_ms: 300 is out of range 400…1200"))
+        let rate = try d.voicectl(["settings", "set", "cancel_rate_raise_above", "60%"])
+        #expect(rate.status == 4)
+        #expect(rate.stderr.contains("out of range 0.1…0.5"))
+        #expect(try d.voicectl(["settings", "set", "debounce_ms", "650"]).status == 0)
+        #expect(try d.voicectl(["status", "--json"]).stdout.contains("\"debounce_ms\": 650"))
+        #expect(try d.voicectl(["settings", "set", "correction_markers", "hold on,scratch that"]).status == 0)
+        d.stopDaemon()
+        try d.startDaemon()
+        let get = try d.voicectl(["settings", "get"])
+        #expect(get.status == 0)
+        #expect(get.stdout.contains("debounce_ms") && get.stdout.contains("650") && get.stdout.contains("(voicectl)"))
+        #expect(get.stdout.contains("hold on, scratch that"))
+        #expect(try d.voicectl(["settings", "reset"]).status == 0)
+        #expect(try d.voicectl(["settings", "get", "debounce_ms"]).stdout.contains("debounce_ms = 400"))
+    }
+
+    @Test func wakeInterruptSayAndMuteRespectTheState() throws {
+        let d = try DaemonHarness()
+        #expect(try d.voicectl(["interrupt"]).status == 5)
+        let wake = try d.voicectl(["wake"])
+        #expect(wake.status == 0 && wake.stdout.contains("LISTENING"))
+        let again = try d.voicectl(["wake"])
+        #expect(again.status == 5 && again.stderr.contains("not idle"))
+        #expect(try d.voicectl(["say", "hello"]).status == 5)
+        usleep(1_500_000)  // the wake hears nothing and times out (listen_timeout_ms = 1000)
+        #expect(try d.voicectl(["say", "Hello from voicectl."]).status == 0)
+        #expect(try d.voicectl(["mute", "on"]).stdout.contains("muted"))
+        #expect(try d.voicectl(["status"]).stdout.contains("MUTED"))
+        #expect(try d.voicectl(["mute", "off"]).stdout.contains("live"))
+        #expect(try d.voicectl(["mute", "maybe"]).status == 64)
+    }
+
+    @Test func historyMetricsAndWatch() throws {
+        let d = try DaemonHarness()
+        #expect(try d.voicectl(["history", "-n", "5"]).stdout.contains("no turns yet"))
+        #expect(try d.voicectl(["history", "-n", "0"]).status == 64)
+        let metrics = try d.voicectl(["metrics"])
+        #expect(metrics.status == 0 && metrics.stdout.contains("cancellation rate") && metrics.stdout.contains("debounce            400 ms"))
+        // watch: start it, wake the speaker, and read the state change it prints. The watcher may
+        // connect after a first wake (a busy machine), so wake again until it has seen one.
+        let watch = DaemonHarness.process("voicectl", ["watch", "--socket", d.socket])
+        let out = Pipe()
+        watch.standardOutput = out
+        let seen = Locked("")
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            seen.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try watch.run()
+        for _ in 0..<10 where !seen.value.contains("IDLE → LISTENING") {
+            _ = try d.voicectl(["wake"])
+            let deadline = Date().addingTimeInterval(2)
+            while !seen.value.contains("IDLE → LISTENING") && Date() < deadline { usleep(50_000) }
+        }
+        out.fileHandleForReading.readabilityHandler = nil
+        // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
+        kill(watch.processIdentifier, SIGKILL)
+        watch.waitUntilExit()
+        #expect(seen.value.contains("IDLE → LISTENING  (button_wake)"))
+    }
+
+    @Test func aStoppedDaemonIsReportedWithExitCode3() throws {
+        let d = try DaemonHarness()
+        d.stopDaemon()
+        #expect(d.daemonExitStatus == 0)
+        let out = try d.voicectl(["status"])
+        #expect(out.status == 3)
+        #expect(out.stderr.contains("cannot reach the daemon"))
+    }
+
+    @Test(arguments: ["status", "watch", "settings", "history", "metrics", "wake", "interrupt", "say", "mute"])
+    func everyCommandHasHelp(command: String) throws {
+        let process = DaemonHarness.process("voicectl", [command, "--help"])
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains("USAGE: voicectl \(command)"))
+    }
+}
+
+@Suite struct DaemonTests {
+    @Test func theDaemonStopsGracefullyOnSIGTERMAndSaysWhereItIs() throws {
+        let d = try DaemonHarness()
+        usleep(500_000)
+        d.stopDaemon()
+        #expect(d.daemonExitStatus == 0)
+        #expect(d.log.contains("voiced ready"))
+        #expect(d.log.contains("voiced stopped"))
+        #expect(!d.log.contains("k\""))  // no key in the log
+    }
+
+    @Test func aMissingKeyStopsTheDaemonWithExitCode78() throws {
+        let process = DaemonHarness.process("voiced", ["run", "--config", "config/voiced.toml"])
+        process.currentDirectoryURL = VoicedBinary.repository
+        var environment = ProcessInfo.processInfo.environment
+        environment["DEEPGRAM_API_KEY"] = nil
+        environment["CREDENTIALS_DIRECTORY"] = nil
+        process.environment = environment
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 78)
+        #expect(text.contains("no Deepgram API key: set the systemd credential deepgram_api_key or DEEPGRAM_API_KEY"))
+    }
+}
+
+/// The README's main job, as CI runs it: the conversation and its checks.
+@Suite struct DemoTests {
+    @Test func theDemoConversationGoesAsDesigned() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-demo-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let process = DaemonHarness.process("voiced-demo", ["--out", out, "--json"])
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let summary = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        #expect(process.terminationStatus == 0, "\(String(decoding: data, as: UTF8.self))")
+        #expect((summary?["problems"] as? [Any])?.isEmpty == true)
+        let turns = summary?["turns"] as? [[String: Any]] ?? []
+        #expect(turns.map { $0["status"] as? String } == ["completed", "completed", "interrupted"])
+        #expect((turns.last?["agent_text"] as? String).map { !$0.isEmpty && !$0.contains("Millions") } == true)
+        #expect(summary?["stored_turns"] as? Int == 3)
+        #expect((summary?["agent_audio_seconds"] as? Double ?? 0) > 3)
+        let timeline = summary?["timeline"] as? [[String: Any]] ?? []
+        let causes = timeline.compactMap { $0["cause"] as? String }
+        #expect(causes.contains("barge_in"))
+        #expect(causes.filter { $0 == "first_audio" }.count == 3)
+    }
+}
