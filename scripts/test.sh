@@ -5,7 +5,9 @@
 #   3. the audio ring buffer's tests, with their concurrent stress test, under ThreadSanitizer
 #      (scripts/tsan is a tiny package over VoiceCore, so the whole daemon is not rebuilt with TSan)
 #   4. the systemd unit, sysusers and tmpfiles files (systemd-analyze verify, security <= 2.0)
-#   5. the whole test suite, with a throwaway PostgreSQL on loopback (scripts/with-postgres.sh)
+#   5. the end-to-end demo, which checks the conversation it hears and exits non-zero otherwise
+#   6. the whole test suite, with a throwaway PostgreSQL on loopback (scripts/with-postgres.sh),
+#      then the daemon-level tests (real processes, timing-sensitive) one at a time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +29,13 @@ swift test --package-path scripts/tsan --sanitize=thread --disable-xctest
 echo "test: systemd unit checks"
 scripts/check-systemd.sh
 
-echo "test: the whole suite (with a throwaway PostgreSQL on loopback for the telemetry sync)"
-scripts/with-postgres.sh swift test --disable-xctest
+echo "test: the end-to-end demo (the README's main job), checked by voiced-demo itself"
+demo_out=$(mktemp -d)
+"$(swift build --show-bin-path)/voiced-demo" --out "$demo_out"
+rm -rf "$demo_out"
+
+echo "test: the whole suite but the daemon-level tests (a throwaway PostgreSQL on loopback for the telemetry sync)"
+scripts/with-postgres.sh swift test --disable-xctest --skip VoicedTests
+
+echo "test: the daemon-level tests (real voiced, voicectl and fake cloud processes), one at a time"
+swift test --disable-xctest --filter VoicedTests --no-parallel

@@ -300,8 +300,8 @@ public final class Daemon: Sendable {
         case .alsa(let c): c.isMuted = on
         case .wav(let c): c.isMuted = on
         }
-        parts.stt.setMuted(on)
         mux.setMuted(on)
+        updateStreaming()
         logger.notice(on ? "microphone muted" : "microphone live", metadata: ["muted": "\(on)"])
     }
 
@@ -309,6 +309,15 @@ public final class Daemon: Sendable {
     func apply(_ config: VoicedConfig) {
         turns.update(settings: config.turn, bargeInByVoice: config.audio.bargeIn == .voice)
         parts.volume(config.audio.volume)
+        updateStreaming()
+    }
+
+    /// Audio goes to speech-to-text only when it may: never while muted, and while IDLE only
+    /// with `always_listening` (otherwise a wake is needed first: nothing is streamed in between).
+    func updateStreaming(state: TurnState? = nil) {
+        let idle = (state ?? turns.current.state) == .idle
+        let silent = mux.isMuted || (idle && !settings.effective.turn.alwaysListening)
+        parts.stt.setMuted(silent)
     }
 
     /// Re-reads the configuration file (SIGHUP): live keys apply now, the others are logged as
@@ -444,9 +453,11 @@ public final class Daemon: Sendable {
         let stt = parts.stt
         let earcons = Atomic<Bool>(settings.effective.audio.earcons)
         let turnCount = Atomic<Int>(0)
-        turns.observe { [turns] note in
+        updateStreaming(state: .idle)
+        turns.observe { [turns, unowned self] note in
             switch note {
             case .transition(let event):
+                if event.from == .idle || event.to == .idle { self.updateStreaming(state: event.to) }
                 if event.from == .idle && event.to == .listening && earcons.load(ordering: .relaxed) {
                     playback.output.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: Earcon.wake.samples()))
                 }

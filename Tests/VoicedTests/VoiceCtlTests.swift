@@ -133,29 +133,3 @@ import VoiceTesting
         #expect(text.contains("no Deepgram API key: set the systemd credential deepgram_api_key or DEEPGRAM_API_KEY"))
     }
 }
-
-/// The README's main job, as CI runs it: the conversation and its checks.
-@Suite struct DemoTests {
-    @Test func theDemoConversationGoesAsDesigned() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-demo-\(UUID().uuidString.prefix(8))").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let process = DaemonHarness.process("voiced-demo", ["--out", out, "--json"])
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let summary = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        #expect(process.terminationStatus == 0, "\(String(decoding: data, as: UTF8.self))")
-        #expect((summary?["problems"] as? [Any])?.isEmpty == true)
-        let turns = summary?["turns"] as? [[String: Any]] ?? []
-        #expect(turns.map { $0["status"] as? String } == ["completed", "completed", "interrupted"])
-        #expect((turns.last?["agent_text"] as? String).map { !$0.isEmpty && !$0.contains("Millions") } == true)
-        #expect(summary?["stored_turns"] as? Int == 3)
-        #expect((summary?["agent_audio_seconds"] as? Double ?? 0) > 3)
-        let timeline = summary?["timeline"] as? [[String: Any]] ?? []
-        let causes = timeline.compactMap { $0["cause"] as? String }
-        #expect(causes.contains("barge_in"))
-        #expect(causes.filter { $0 == "first_audio" }.count == 3)
-    }
-}
