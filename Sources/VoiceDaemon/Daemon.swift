@@ -352,6 +352,8 @@ public final class Daemon: Sendable {
 
     /// Runs until SIGTERM or SIGINT.
     public func run() async throws {
+        // A SIGHUP before the reload service listens must not kill the daemon (its default action).
+        signal(SIGHUP, SIG_IGN)
         telemetry.sessionStarted(sessionID, at: clock.now)
         observeTurns()
         do {

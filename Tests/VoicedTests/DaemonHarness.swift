@@ -61,6 +61,18 @@ final class DaemonHarness {
     }
 
     func startDaemon() throws {
+        try writeConfig()
+        unlink(socket)
+        let process = Self.process("voiced", ["run", "--config", directory + "/voiced.toml"],
+                                   environment: ["DEEPGRAM_API_KEY": "k", "OPENAI_API_KEY": "k", "ELEVENLABS_API_KEY": "k"],
+                                   log: directory + "/voiced.log")
+        try process.run()
+        daemon = process
+        for _ in 0..<400 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        #expect(FileManager.default.fileExists(atPath: socket), "voiced did not open its socket: \(log)")
+    }
+
+    func writeConfig() throws {
         let config = """
         [turn]
         listen_timeout_ms = 1000
@@ -86,20 +98,21 @@ final class DaemonHarness {
         \(extraConfig)
         """
         try config.write(toFile: directory + "/voiced.toml", atomically: true, encoding: .utf8)
-        unlink(socket)
-        let process = Self.process("voiced", ["run", "--config", directory + "/voiced.toml"],
-                                   environment: ["DEEPGRAM_API_KEY": "k", "OPENAI_API_KEY": "k", "ELEVENLABS_API_KEY": "k"],
-                                   log: directory + "/voiced.log")
-        try process.run()
-        daemon = process
-        for _ in 0..<400 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
-        #expect(FileManager.default.fileExists(atPath: socket), "voiced did not open its socket: \(log)")
     }
 
     func stopDaemon() {
         guard let daemon, daemon.isRunning else { return }
         daemon.terminate()
         daemon.waitUntilExit()
+    }
+
+    /// Edits the configuration file (each pair: text to find, text to put instead) and sends SIGHUP.
+    func reload(_ edits: [(String, String)]) throws {
+        let path = directory + "/voiced.toml"
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        for (old, new) in edits { text = text.replacingOccurrences(of: old, with: new) }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        if let pid = daemon?.processIdentifier { kill(pid, SIGHUP) }
     }
 
     var daemonExitStatus: Int32? { daemon.flatMap { $0.isRunning ? nil : $0.terminationStatus } }

@@ -116,6 +116,27 @@ import VoiceTesting
         #expect(!d.log.contains("k\""))  // no key in the log
     }
 
+    @Test func sighupAppliesLiveKeysAndLogsThoseThatNeedARestart() throws {
+        let d = try DaemonHarness()
+        for _ in 0..<100 where !d.log.contains("voiced ready") { usleep(50_000) }
+        try d.reload([("listen_timeout_ms = 1000", "listen_timeout_ms = 1000\ndebounce_ms = 700"),
+                      ("backend = \"console_no_stdin\"", "backend = \"console_no_stdin\"\nchip = \"gpiochip9\"")])
+        var applied = false
+        for _ in 0..<100 where !applied {
+            usleep(50_000)
+            applied = d.log.contains("reload: changed, but needs a restart to apply")
+        }
+        #expect(applied, "\(d.log)")
+        #expect(d.log.contains("reload: applied key=turn.debounce_ms"))
+        #expect(d.log.contains("reload: changed, but needs a restart to apply key=gpio.chip"))
+        #expect(try d.voicectl(["status", "--json"]).stdout.contains("\"debounce_ms\": 700"))
+        // A broken file is refused and the running configuration kept.
+        try d.reload([("debounce_ms = 700", "debounce_ms = 5")])
+        for _ in 0..<100 where !d.log.contains("reload: the configuration is not usable") { usleep(50_000) }
+        #expect(d.log.contains("reload: the configuration is not usable"))
+        #expect(try d.voicectl(["status"]).status == 0)
+    }
+
     @Test func aMissingKeyStopsTheDaemonWithExitCode78() throws {
         let process = DaemonHarness.process("voiced", ["run", "--config", "config/voiced.toml"])
         process.currentDirectoryURL = VoicedBinary.repository
