@@ -520,7 +520,7 @@ public struct TurnController {
                 $0.tokens = max($0.tokens, call.tokens)
                 $0.endedAt = at
             }
-            logger.error("LLM call failed", metadata: ["turn": "\(turn?.id ?? 0)", "call": "\(id)", "error": "\(message)"])
+            logger.error("LLM call failed", metadata: ["event": "provider_error", "turn": "\(turn?.id ?? 0)", "call": "\(id)", "error": "\(message)"])
             if state == .committed || state == .speaking { apologise(after: message) }
         }
     }
@@ -615,7 +615,7 @@ public struct TurnController {
             finishIfDone()
         case .failed(let message):
             turn!.tts = nil
-            logger.warning("TTS failed", metadata: ["turn": "\(request.turn)", "voice": "\(request.voice.rawValue)", "error": "\(message)"])
+            logger.warning("TTS failed", metadata: ["event": "provider_error", "turn": "\(request.turn)", "voice": "\(request.voice.rawValue)", "error": "\(message)"])
             turn!.segments[request.segment].ttsDone = true
             turn!.segments[request.segment].counts = false
             if turn!.segments[request.segment].samples > 0, state == .committed || state == .speaking {

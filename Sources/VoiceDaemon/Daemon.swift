@@ -193,6 +193,7 @@ public final class Daemon: Sendable {
         self.turns = turns
 
         // Speech-to-text reads the ring; offline makes the speaker say so and go idle.
+        let sttLogger = logger.with(label: "voiced.stt")
         let sttStatus = SpeechToTextStatusBox()
         self.sttStatus = sttStatus
         let stt: DeepgramLiveClient
@@ -207,6 +208,8 @@ public final class Daemon: Sendable {
                     switch status {
                     case .online: mux.setOffline(false)
                     case .offline:
+                        sttLogger.error("speech-to-text is offline after its reconnects; telling the user",
+                                        metadata: ["event": "provider_error"])
                         mux.setOffline(true)
                         turns.goOffline()
                     case .reconnecting, .stopped: break
