@@ -37,7 +37,7 @@ public struct ElevenLabsConfiguration: Sendable {
 /// the request fails and the controller has the fallback voice speak. `cancel` stops the
 /// transfer at once.
 public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
-    // @unchecked: `requests` and `recent` are behind their mutexes; the rest is immutable.
+    // @unchecked: `requests` is behind its mutex, `log` is thread-safe; the rest is immutable.
 
     private let configuration: ElevenLabsConfiguration
     private let endpoint: Endpoint
@@ -45,7 +45,7 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
     private let clock: any VoiceClock
     private let logger: Logger
     private let requests = Mutex<[Int: (call: RetryingCall, turn: Int)]>([:])
-    private let recent = Mutex<[ProviderCallRecord]>([])
+    private let log: ProviderCallLog
 
     /// Called with the record of every request as it ends (from any thread).
     public var recorder: (@Sendable (ProviderCallRecord) -> Void)?
@@ -66,10 +66,11 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "provider"] = "elevenlabs"
         self.logger = logger
+        log = ProviderCallLog(logger: logger, message: "TTS request ended", idKey: "request")
     }
 
     /// The last 100 request records, oldest first.
-    public var records: [ProviderCallRecord] { recent.withLock { $0 } }
+    public var records: [ProviderCallRecord] { log.records }
 
     public func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void) {
         struct Body: Encodable {
@@ -113,23 +114,11 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
     public func cancel(request id: Int) {
         guard let (call, turn) = requests.withLock({ $0.removeValue(forKey: id) }) else { return }
         call.cancel()
-        let summary = call.summary()
-        record(ProviderCallRecord(service: .tts, id: id, turn: turn, outcome: .cancelled, statuses: summary.statuses,
-                                  promptTokens: nil, completionTokens: nil, samples: nil, firstByteMs: summary.firstByteMs,
-                                  latencyMs: summary.latencyMs, error: nil))
+        record(.cancelled(.tts, id: id, turn: turn, summary: call.summary()))
     }
 
     private func record(_ record: ProviderCallRecord) {
-        recent.withLock {
-            $0.append(record)
-            if $0.count > 100 { $0.removeFirst($0.count - 100) }
-        }
-        logger.info("TTS request ended", metadata: [
-            "request": "\(record.id)", "outcome": "\(record.outcome.rawValue)", "attempts": "\(record.attempts)",
-            "status": "\(record.statuses.last ?? 0)", "samples": "\(record.samples.map(String.init) ?? "-")",
-            "first_byte_ms": "\(record.firstByteMs.map(String.init) ?? "-")", "latency_ms": "\(record.latencyMs)",
-        ])
-        recorder?(record)
+        log.add(record, detail: ("samples", record.samples.map(String.init) ?? "-"), observer: recorder)
     }
 
     /// The failure as the controller and the log see it: actionable, and never holding the key.

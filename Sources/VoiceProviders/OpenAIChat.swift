@@ -39,7 +39,7 @@ public struct OpenAIChatConfiguration: Sendable {
 /// ``RetryPolicy/chat``; a call that fails after its first token is not retried. Every call is
 /// recorded: see ``records`` and ``recorder``.
 public final class OpenAIChat: LanguageModel, @unchecked Sendable {
-    // @unchecked: `calls` and `recent` are behind their mutex; the rest is immutable.
+    // @unchecked: `calls` is behind its mutex, `log` is thread-safe; the rest is immutable.
 
     private let configuration: OpenAIChatConfiguration
     private let endpoint: Endpoint
@@ -47,7 +47,7 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     private let clock: any VoiceClock
     private let logger: Logger
     private let calls = Mutex<[Int: (call: RetryingCall, turn: Int)]>([:])
-    private let recent = Mutex<[ProviderCallRecord]>([])
+    private let log: ProviderCallLog
     private let invalid = Counter()
 
     /// Called with the record of every call as it ends (from any thread).
@@ -72,10 +72,11 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "provider"] = "openai-chat"
         self.logger = logger
+        log = ProviderCallLog(logger: logger, message: "LLM call ended", idKey: "call")
     }
 
     /// The last 100 call records, oldest first.
-    public var records: [ProviderCallRecord] { recent.withLock { $0 } }
+    public var records: [ProviderCallRecord] { log.records }
 
     /// Stream events whose JSON did not parse (skipped, logged at warning).
     public var invalidEvents: Int { invalid.value }
@@ -125,23 +126,11 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     public func cancel(call id: Int) {
         guard let (call, turn) = calls.withLock({ $0.removeValue(forKey: id) }) else { return }
         call.cancel()
-        let summary = call.summary()
-        record(ProviderCallRecord(service: .llm, id: id, turn: turn, outcome: .cancelled, statuses: summary.statuses,
-                                  promptTokens: nil, completionTokens: nil, samples: nil, firstByteMs: summary.firstByteMs,
-                                  latencyMs: summary.latencyMs, error: nil))
+        record(.cancelled(.llm, id: id, turn: turn, summary: call.summary()))
     }
 
     private func record(_ record: ProviderCallRecord) {
-        recent.withLock {
-            $0.append(record)
-            if $0.count > 100 { $0.removeFirst($0.count - 100) }
-        }
-        logger.info("LLM call ended", metadata: [
-            "call": "\(record.id)", "outcome": "\(record.outcome.rawValue)", "attempts": "\(record.attempts)",
-            "status": "\(record.statuses.last ?? 0)", "tokens": "\(record.completionTokens.map(String.init) ?? "-")",
-            "first_byte_ms": "\(record.firstByteMs.map(String.init) ?? "-")", "latency_ms": "\(record.latencyMs)",
-        ])
-        recorder?(record)
+        log.add(record, detail: ("tokens", record.completionTokens.map(String.init) ?? "-"), observer: recorder)
     }
 
     /// The failure as the controller and the log see it: actionable, and never holding the key.
