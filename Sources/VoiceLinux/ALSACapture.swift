@@ -78,10 +78,9 @@ public final class ALSACapture: @unchecked Sendable {
     public let stallTimeout: Duration
 
     private let muted = Atomic<Bool>(false)
-    private let stopping = Atomic<Bool>(false)
     private let stopSignal = WakeSignal()
     private let shared = Mutex<(status: AudioDeviceStatus, statistics: Statistics)>((.stopped, Statistics()))
-    private let threadBox = Mutex<DedicatedThread?>(nil)
+    private let loopThread = AudioLoopThread(name: "voiced-capture")
     private var loop: LoopState
 
     private struct LoopState {
@@ -134,39 +133,19 @@ public final class ALSACapture: @unchecked Sendable {
 
     /// Starts the capture thread (once).
     public func start() throws(ThreadStartError) {
-        try threadBox.withLock { (thread: inout DedicatedThread?) throws(ThreadStartError) in
-            guard thread == nil else { return }
-            stopping.store(false, ordering: .relaxed)
-            thread = try DedicatedThread.start(name: "voiced-capture") { [self] in
-                while !stopping.load(ordering: .relaxed) { iterate() }
-                loop.device = nil
-                setStatus(.stopped)
-            }
+        try loopThread.start { [self] in
+            while !loopThread.isStopping { iterate() }
+            loop.device = nil
+            setStatus(.stopped)
         }
     }
 
     /// Stops the thread and closes the device; returns once the thread has finished.
-    public func stop() {
-        let thread = threadBox.withLock { thread -> DedicatedThread? in
-            defer { thread = nil }
-            return thread
-        }
-        guard let thread else { return }
-        stopping.store(true, ordering: .relaxed)
-        stopSignal.raise()
-        thread.join()
-    }
+    public func stop() { loopThread.stop { stopSignal.raise() } }
 
     /// Runs until the task is cancelled (for a service group).
     public func run() async throws {
-        try start()
-        let (stream, continuation) = AsyncStream<Never>.makeStream()
-        await withTaskCancellationHandler {
-            for await _ in stream {}
-        } onCancel: {
-            continuation.finish()
-        }
-        stop()
+        try await AudioLoopThread.run(start: { () throws(ThreadStartError) in try start() }, stop: stop)
     }
 
     // MARK: - The loop

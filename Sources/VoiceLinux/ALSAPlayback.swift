@@ -76,9 +76,8 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
     private let onStatus: @Sendable (AudioDeviceStatus) -> Void
     private let state = Mutex(State())
     private let volumeLevel = Atomic<Int>(100)
-    private let stopping = Atomic<Bool>(false)
     private let wake = WakeSignal()
-    private let threadBox = Mutex<DedicatedThread?>(nil)
+    private let loopThread = AudioLoopThread(name: "voiced-playback")
     private var loop: LoopState
 
     private struct LoopState {
@@ -167,47 +166,27 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
 
     /// Starts the writer thread (once).
     public func start() throws(ThreadStartError) {
-        try threadBox.withLock { (thread: inout DedicatedThread?) throws(ThreadStartError) in
-            guard thread == nil else { return }
-            stopping.store(false, ordering: .relaxed)
-            thread = try DedicatedThread.start(name: "voiced-playback") { [self] in
-                while !stopping.load(ordering: .relaxed) {
-                    switch iterate() {
-                    case .none: break
-                    case .device(let milliseconds):
-                        if let device = state.withLock({ $0.device }) { _ = device.wait(milliseconds: milliseconds) }
-                    case .idle: wake.wait(timeout: .milliseconds(200))
-                    case .backoff(let delay): wake.wait(timeout: delay)
-                    }
+        try loopThread.start { [self] in
+            while !loopThread.isStopping {
+                switch iterate() {
+                case .none: break
+                case .device(let milliseconds):
+                    if let device = state.withLock({ $0.device }) { _ = device.wait(milliseconds: milliseconds) }
+                case .idle: wake.wait(timeout: .milliseconds(200))
+                case .backoff(let delay): wake.wait(timeout: delay)
                 }
-                state.withLock { $0.device = nil }
-                setStatus(.stopped)
             }
+            state.withLock { $0.device = nil }
+            setStatus(.stopped)
         }
     }
 
     /// Stops the thread and closes the device; returns once the thread has finished.
-    public func stop() {
-        let thread = threadBox.withLock { thread -> DedicatedThread? in
-            defer { thread = nil }
-            return thread
-        }
-        guard let thread else { return }
-        stopping.store(true, ordering: .relaxed)
-        wake.raise()
-        thread.join()
-    }
+    public func stop() { loopThread.stop { wake.raise() } }
 
     /// Runs until the task is cancelled (for a service group).
     public func run() async throws {
-        try start()
-        let (stream, continuation) = AsyncStream<Never>.makeStream()
-        await withTaskCancellationHandler {
-            for await _ in stream {}
-        } onCancel: {
-            continuation.finish()
-        }
-        stop()
+        try await AudioLoopThread.run(start: { () throws(ThreadStartError) in try start() }, stop: stop)
     }
 
     // MARK: - The loop

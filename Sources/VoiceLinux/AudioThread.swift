@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A flag one thread raises and another waits for, with a timeout.
 final class WakeSignal: @unchecked Sendable {
@@ -36,5 +37,51 @@ final class WakeSignal: @unchecked Sendable {
         defer { condition.unlock() }
         while !raised { condition.wait() }
         if !latched { raised = false }
+    }
+}
+
+/// The start-once, stop-and-join life of an audio loop's thread (capture, playback), and the
+/// service-group `run()` around it.
+final class AudioLoopThread: Sendable {
+    private let thread = Mutex<DedicatedThread?>(nil)
+    private let stopping = Atomic<Bool>(false)
+    private let name: String
+
+    init(name: String) { self.name = name }
+
+    /// Whether the loop has been asked to stop (the loop checks it between steps).
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+
+    /// Starts `loop` on its thread, once; later calls do nothing until ``stop(wake:)``.
+    func start(_ loop: @escaping @Sendable () -> Void) throws(ThreadStartError) {
+        try thread.withLock { (thread: inout DedicatedThread?) throws(ThreadStartError) in
+            guard thread == nil else { return }
+            stopping.store(false, ordering: .relaxed)
+            thread = try DedicatedThread.start(name: name, loop)
+        }
+    }
+
+    /// Asks the loop to stop, calls `wake` so it notices at once, and waits for its thread.
+    func stop(wake: () -> Void) {
+        let running = thread.withLock { thread -> DedicatedThread? in
+            defer { thread = nil }
+            return thread
+        }
+        guard let running else { return }
+        stopping.store(true, ordering: .relaxed)
+        wake()
+        running.join()
+    }
+
+    /// Starts, waits until the task is cancelled (a service group shutting down), then stops.
+    static func run(start: () throws(ThreadStartError) -> Void, stop: () -> Void) async throws {
+        try start()
+        let (stream, continuation) = AsyncStream<Never>.makeStream()
+        await withTaskCancellationHandler {
+            for await _ in stream {}
+        } onCancel: {
+            continuation.finish()
+        }
+        stop()
     }
 }
