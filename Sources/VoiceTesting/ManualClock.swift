@@ -23,7 +23,9 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
         var now: VoiceInstant
         var nextID: UInt64 = 0
         var entries: [Entry] = []
-        var sleepers: [(deadline: VoiceInstant, continuation: CheckedContinuation<Void, Error>)] = []
+        var sleepers: [(id: UInt64, deadline: VoiceInstant, continuation: CheckedContinuation<Void, Error>)] = []
+        var nextSleeper: UInt64 = 0
+        var cancelledSleepers: Set<UInt64> = []
     }
 
     private let lock = Mutex(())
@@ -92,14 +94,32 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
         while let next = nextDeadline, next <= limit { advance(to: next) }
     }
 
+    /// Suspends until the clock passes `deadline`; a cancelled task is resumed at once with
+    /// `CancellationError`, as with a real clock.
     public func sleep(until deadline: VoiceInstant) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let resumeNow = withState { state -> Bool in
-                if deadline <= state.now { return true }
-                state.sleepers.append((deadline, continuation))
-                return false
+        let id = withState { state -> UInt64 in
+            state.nextSleeper += 1
+            return state.nextSleeper
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                let outcome = withState { state -> Result<Void, Error>? in
+                    if state.cancelledSleepers.remove(id) != nil { return .failure(CancellationError()) }
+                    if deadline <= state.now { return .success(()) }
+                    state.sleepers.append((id, deadline, continuation))
+                    return nil
+                }
+                if let outcome { continuation.resume(with: outcome) }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            let waiting = withState { state -> CheckedContinuation<Void, Error>? in
+                if let index = state.sleepers.firstIndex(where: { $0.id == id }) {
+                    return state.sleepers.remove(at: index).continuation
+                }
+                state.cancelledSleepers.insert(id)  // cancelled before it started waiting
+                return nil
+            }
+            waiting?.resume(throwing: CancellationError())
         }
     }
 

@@ -80,3 +80,21 @@ final class DebounceHarness {
         #expect(!r6)
     }
 }
+
+@Suite struct ManualClockTests {
+    @Test func aSleeperWakesWhenTheClockPassesItsDeadline() async throws {
+        let clock = ManualClock()
+        let task = Task { try await clock.sleep(until: .milliseconds(100)) }
+        for _ in 0..<100 { await Task.yield() }
+        clock.advance(to: .milliseconds(100))
+        try await task.value
+    }
+
+    @Test func aCancelledSleeperThrowsAtOnce() async {
+        let clock = ManualClock()
+        let task = Task { try await clock.sleep(until: .milliseconds(3_600_000)) }
+        for _ in 0..<100 { await Task.yield() }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+}
