@@ -30,34 +30,3 @@ public struct DiscardingTelemetrySink: TelemetrySink {
     public func debounceChanged(to value: Duration, sessionID: String?, at instant: VoiceInstant) {}
     public func sample(_ name: String, value: Double, sessionID: String?, at instant: VoiceInstant) {}
 }
-
-// Public factories, so that stores, tools and tests outside VoiceCore can build records. (The
-// synthesized memberwise initializers are internal, and an extension may not redeclare them
-// public with the same labels.)
-extension TurnRecord {
-    public static func make(turn: Int, userText: String, spokenText: String, states: [TransitionEvent],
-                            startedAt: VoiceInstant, endedAt: VoiceInstant?, interrupted: Bool, status: TurnStatus,
-                            llmCalls: [LLMCallRecord], latencies: TurnLatencies, debounceMs: Int64) -> TurnRecord {
-        TurnRecord(turn: turn, userText: userText, spokenText: spokenText, states: states, startedAt: startedAt,
-                   endedAt: endedAt, interrupted: interrupted, status: status, llmCalls: llmCalls,
-                   latencies: latencies, debounceMs: debounceMs)
-    }
-}
-
-extension LLMCallRecord {
-    public static func make(call: Int, status: Status, reason: String?, tokens: Int, promptTokens: Int?,
-                            startedAt: VoiceInstant, endedAt: VoiceInstant?, firstTokenAt: VoiceInstant?) -> LLMCallRecord {
-        LLMCallRecord(call: call, status: status, reason: reason, tokens: tokens, promptTokens: promptTokens,
-                      startedAt: startedAt, endedAt: endedAt, firstTokenAt: firstTokenAt)
-    }
-}
-
-extension TurnLatencies {
-    public static func make(speechEndToLLMStartMs: Int64? = nil, speechEndToFirstTokenMs: Int64? = nil,
-                            speechEndToFirstSentenceMs: Int64? = nil, speechEndToTTSFirstByteMs: Int64? = nil,
-                            speechEndToFirstAudioMs: Int64? = nil) -> TurnLatencies {
-        TurnLatencies(speechEndToLLMStartMs: speechEndToLLMStartMs, speechEndToFirstTokenMs: speechEndToFirstTokenMs,
-                      speechEndToFirstSentenceMs: speechEndToFirstSentenceMs,
-                      speechEndToTTSFirstByteMs: speechEndToTTSFirstByteMs, speechEndToFirstAudioMs: speechEndToFirstAudioMs)
-    }
-}

@@ -20,6 +20,18 @@ public struct LLMCallRecord: Equatable, Sendable, Codable {
     public var endedAt: VoiceInstant?
     public var firstTokenAt: VoiceInstant?
 
+    public init(call: Int, status: Status, reason: String?, tokens: Int, promptTokens: Int?,
+                startedAt: VoiceInstant, endedAt: VoiceInstant?, firstTokenAt: VoiceInstant?) {
+        self.call = call
+        self.status = status
+        self.reason = reason
+        self.tokens = tokens
+        self.promptTokens = promptTokens
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.firstTokenAt = firstTokenAt
+    }
+
     /// Start to end of the call, in milliseconds.
     public var latencyMs: Int64? { endedAt.map { ($0 - startedAt).wholeMilliseconds } }
 }
@@ -31,6 +43,16 @@ public struct TurnLatencies: Equatable, Sendable, Codable {
     public var speechEndToFirstSentenceMs: Int64?
     public var speechEndToTTSFirstByteMs: Int64?
     public var speechEndToFirstAudioMs: Int64?
+
+    public init(speechEndToLLMStartMs: Int64? = nil, speechEndToFirstTokenMs: Int64? = nil,
+                speechEndToFirstSentenceMs: Int64? = nil, speechEndToTTSFirstByteMs: Int64? = nil,
+                speechEndToFirstAudioMs: Int64? = nil) {
+        self.speechEndToLLMStartMs = speechEndToLLMStartMs
+        self.speechEndToFirstTokenMs = speechEndToFirstTokenMs
+        self.speechEndToFirstSentenceMs = speechEndToFirstSentenceMs
+        self.speechEndToTTSFirstByteMs = speechEndToTTSFirstByteMs
+        self.speechEndToFirstAudioMs = speechEndToFirstAudioMs
+    }
 }
 
 /// Everything about one turn, for the store, the timeline and status displays.
@@ -48,6 +70,22 @@ public struct TurnRecord: Equatable, Sendable, Codable {
     public var latencies: TurnLatencies
     /// The debounce in force when the turn committed.
     public var debounceMs: Int64
+
+    public init(turn: Int, userText: String, spokenText: String, states: [TransitionEvent], startedAt: VoiceInstant,
+                endedAt: VoiceInstant?, interrupted: Bool, status: TurnStatus, llmCalls: [LLMCallRecord],
+                latencies: TurnLatencies, debounceMs: Int64) {
+        self.turn = turn
+        self.userText = userText
+        self.spokenText = spokenText
+        self.states = states
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.interrupted = interrupted
+        self.status = status
+        self.llmCalls = llmCalls
+        self.latencies = latencies
+        self.debounceMs = debounceMs
+    }
 }
 
 /// The conversation so far, bounded by turns and by characters (oldest dropped first).

@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import VoiceCore
+import VoiceEspeak
 
 /// Where a speech event came from: the cloud speech-to-text, or the local voice activity
 /// detector that watches the microphone for barge-in.
@@ -100,7 +101,7 @@ public final class TurnService: Service, Sendable {
     /// Speech-to-text is gone for good: the turn stops, the speaker goes IDLE and says so.
     public func goOffline() {
         engine.post(.offline)
-        engine.post(.say(SystemNoticeText.offline, .fallback))
+        engine.post(.say(SystemNotice.offline.rawValue, .fallback))
     }
 
     /// Stops the turn: playback dropped, calls cancelled, state IDLE.
@@ -164,7 +165,3 @@ public final class TurnService: Service, Sendable {
     }
 }
 
-/// What the fallback voice says about the speaker itself.
-public enum SystemNoticeText {
-    public static let offline = "I'm offline."
-}

@@ -86,7 +86,7 @@ struct SyntheticTurns {
 
     func turn(_ n: Int, at start: VoiceInstant) -> TurnRecord {
         let calls = (1...4).map { call in
-            LLMCallRecord.make(
+            LLMCallRecord(
                 call: n * 4 + call, status: call < 4 ? .canceled : .completed, reason: call < 4 ? "new_speech" : nil,
                 tokens: 12 * call, promptTokens: 300, startedAt: start + .milliseconds(Int64(100 * call)),
                 endedAt: start + .milliseconds(Int64(100 * call + 250)),
@@ -96,11 +96,11 @@ struct SyntheticTurns {
             TransitionEvent(time: start, from: .idle, to: .listening, cause: .buttonWake, turn: n),
             TransitionEvent(time: start + .milliseconds(900), from: .listening, to: .speculative, cause: .debounceElapsed, turn: n),
         ]
-        return TurnRecord.make(
+        return TurnRecord(
             turn: n, userText: userTexts[n % userTexts.count], spokenText: "Here is the answer number \(n).",
             states: states, startedAt: start, endedAt: start + .milliseconds(2500), interrupted: n % 7 == 0,
             status: n % 7 == 0 ? .interrupted : .completed, llmCalls: calls,
-            latencies: .make(speechEndToLLMStartMs: 10, speechEndToFirstTokenMs: 300, speechEndToFirstAudioMs: 650 + Int64(n % 50)),
+            latencies: TurnLatencies(speechEndToLLMStartMs: 10, speechEndToFirstTokenMs: 300, speechEndToFirstAudioMs: 650 + Int64(n % 50)),
             debounceMs: 400)
     }
 }

@@ -23,13 +23,13 @@ enum Fixtures {
     static func turn(_ n: Int, calls: Int = 2, userText: String? = nil) -> TurnRecord {
         let start = VoiceInstant.milliseconds(Int64(n) * 1000)
         let llmCalls = (0..<calls).map { index in
-            LLMCallRecord.make(
+            LLMCallRecord(
                 call: n * 10 + index, status: index + 1 < calls ? .canceled : .completed,
                 reason: index + 1 < calls ? "new_speech" : nil, tokens: 5 + index, promptTokens: 120,
                 startedAt: start + .milliseconds(100), endedAt: start + .milliseconds(400),
                 firstTokenAt: start + .milliseconds(250))
         }
-        return TurnRecord.make(
+        return TurnRecord(
             turn: n, userText: userText ?? "turn \(n)", spokenText: "answer \(n)",
             states: [
                 TransitionEvent(time: start, from: .idle, to: .listening, cause: .buttonWake, turn: n),
@@ -37,7 +37,7 @@ enum Fixtures {
                                 cause: .debounceElapsed, turn: n),
             ],
             startedAt: start, endedAt: start + .milliseconds(900), interrupted: false, status: .completed,
-            llmCalls: llmCalls, latencies: .make(speechEndToFirstAudioMs: 700), debounceMs: 400)
+            llmCalls: llmCalls, latencies: TurnLatencies(speechEndToFirstAudioMs: 700), debounceMs: 400)
     }
 
     static func sample(_ n: Int, name: String = "test.metric") -> SampleRow {
