@@ -3,7 +3,7 @@
 # password, registers it in voiced.devices and prints the device id and the password once.
 #   scripts/db-provision-device.sh DATABASE_URL ROLE_NAME [DEVICE_NAME]
 # Run as the database owner (a role with CREATEROLE). Put the password on the speaker as the
-# systemd credential `voiced-postgres-password` (see docs/fleet.md).
+# systemd credential `postgres_password` (see docs/fleet.md).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: $0 DATABASE_URL ROLE_NAME [DEVICE_NAME]" >&2

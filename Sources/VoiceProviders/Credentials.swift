@@ -45,8 +45,10 @@ public enum CredentialError: Error, Equatable, Sendable, CustomStringConvertible
     }
 }
 
-/// Where keys come from: a file `$CREDENTIALS_DIRECTORY/<name>` (systemd's `LoadCredential=`),
-/// else an environment variable. Never the config file.
+/// Where keys come from: under systemd (`$CREDENTIALS_DIRECTORY` set), only a file
+/// `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`); in a development run without it, an
+/// environment variable. Never the config file. A service's environment is visible to other
+/// processes of the same user and ends up in core dumps, so a speaker never takes keys from it.
 public struct CredentialSource: Sendable {
     /// The environment to read (`$CREDENTIALS_DIRECTORY` and the fallback variables).
     public var environment: [String: String]
@@ -56,8 +58,9 @@ public struct CredentialSource: Sendable {
         self.environment = environment
     }
 
-    /// The credential `name` (`openai_api_key`) from `$CREDENTIALS_DIRECTORY/<name>`, else from the
-    /// environment variable `variable` (`OPENAI_API_KEY`); nil when neither is set or both are empty.
+    /// The credential `name` (`openai_api_key`) from `$CREDENTIALS_DIRECTORY/<name>` when that
+    /// directory is set (the environment is then ignored), else from the environment variable
+    /// `variable` (`OPENAI_API_KEY`); nil when there is none or it is empty.
     public func load(_ name: String, environmentVariable variable: String) throws(CredentialError) -> Secret? {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw .invalidName(name) }
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
@@ -70,6 +73,7 @@ public struct CredentialSource: Sendable {
                     throw .unreadable(path: path, reason: "\(error.localizedDescription)")
                 }
             }
+            return nil  // under systemd, keys come only from credentials
         }
         return environment[variable].flatMap(Secret.init)
     }

@@ -19,7 +19,7 @@ public struct PostgresUpstreamConfiguration: Sendable, Equatable {
     /// The root certificate(s) to trust, PEM (nil: libpq's default, `~/.postgresql/root.crt`).
     public var rootCertificatePath: String? = "/etc/ssl/certs/ca-certificates.crt"
     /// The systemd credential holding the password (`LoadCredential=` in the unit); nil for none.
-    public var passwordCredential: String? = "voiced-postgres-password"
+    public var passwordCredential: String? = "postgres_password"
     /// Seconds to wait for a connection before counting the server unreachable.
     public var connectTimeoutSeconds = 10
     /// Milliseconds a statement may run before the server cancels it.

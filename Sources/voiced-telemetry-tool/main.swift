@@ -9,7 +9,7 @@
 //       A busy day written locally, then synced; prints rows per second (release build).
 //
 // A URL may leave out the password: it is then read from the systemd credential
-// `voiced-postgres-password` in $CREDENTIALS_DIRECTORY, as in the daemon.
+// `postgres_password` in $CREDENTIALS_DIRECTORY, as in the daemon.
 import Foundation
 import Logging
 import VoiceCore

@@ -84,3 +84,17 @@ import Testing
         #expect(changed.map(\.live) == [true, false])
     }
 }
+
+@Suite struct RemovedConfigKeyTests {
+    @Test func theRemovedDeviceIDKeySaysWhatIdentifiesTheSpeakerNow() {
+        #expect(VoicedConfig.key("telemetry.device_id") == nil, "telemetry.device_id was never read: it is gone")
+        do {
+            _ = try VoicedConfig.parse("[telemetry]\ndevice_id = \"kitchen\"\n", file: "voiced.toml")
+            Issue.record("a removed key was accepted")
+        } catch {
+            #expect(error.line == 2)
+            #expect(error.key == "telemetry.device_id")
+            #expect(error.message.contains("Postgres login role"))
+        }
+    }
+}

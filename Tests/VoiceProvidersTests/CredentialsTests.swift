@@ -17,9 +17,14 @@ import VoiceProviders
         #expect(try source.load(.openAI)?.reveal() == "sk-from-file")
     }
 
-    @Test func theEnvironmentIsTheFallback() throws {
+    @Test func underSystemdKeysComeOnlyFromCredentials() throws {
         let dir = try directory([:])
-        #expect(try CredentialSource(environment: ["CREDENTIALS_DIRECTORY": dir, "OPENAI_API_KEY": " sk-env "]).load(.openAI)?.reveal() == "sk-env")
+        #expect(try CredentialSource(environment: ["CREDENTIALS_DIRECTORY": dir, "OPENAI_API_KEY": " sk-env "]).load(.openAI) == nil,
+                "with $CREDENTIALS_DIRECTORY set, the environment is not read")
+    }
+
+    @Test func theEnvironmentServesDevelopmentRunsWithoutSystemd() throws {
+        #expect(try CredentialSource(environment: ["OPENAI_API_KEY": " sk-env "]).load(.openAI)?.reveal() == "sk-env")
         #expect(try CredentialSource(environment: ["ELEVENLABS_API_KEY": "xi"]).load(.elevenLabs)?.reveal() == "xi")
         #expect(try CredentialSource(environment: [:]).load(.deepgram) == nil)
         #expect(try CredentialSource(environment: ["DEEPGRAM_API_KEY": "  \n"]).load(.deepgram) == nil, "blank is no key")

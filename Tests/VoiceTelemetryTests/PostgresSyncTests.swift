@@ -376,7 +376,7 @@ final class SwitchableUpstream: TelemetryUpstream, @unchecked Sendable {
         // The password reaches the helper as the daemon's does: a systemd credential.
         let credentials = directory.file("credentials")
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
-        try device.password.write(toFile: credentials + "/voiced-postgres-password", atomically: true, encoding: .utf8)
+        try device.password.write(toFile: credentials + "/postgres_password", atomically: true, encoding: .utf8)
         var environment = ProcessInfo.processInfo.environment
         environment["CREDENTIALS_DIRECTORY"] = credentials
         let url = db.url(user: device.role, password: nil)

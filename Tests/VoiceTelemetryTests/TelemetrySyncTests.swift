@@ -100,7 +100,7 @@ import VoiceTesting
 
     @Test func thePasswordComesFromTheSystemdCredentialAndOverridesTheURL() throws {
         let directory = try TemporaryDirectory()
-        try "s3cret\n".write(toFile: directory.file("voiced-postgres-password"), atomically: true, encoding: .utf8)
+        try "s3cret\n".write(toFile: directory.file("postgres_password"), atomically: true, encoding: .utf8)
         let configuration = PostgresUpstreamConfiguration(url: "postgresql://d:old@db/voiced")
         let parameters = try configuration.connectionParameters(environment: ["CREDENTIALS_DIRECTORY": directory.path])
         #expect(parameters.last?.0 == "password")

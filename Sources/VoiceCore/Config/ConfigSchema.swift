@@ -201,15 +201,20 @@ extension VoicedConfig {
         // [telemetry]
         .string("telemetry.database", \.telemetry.database, live: false, allowed: "a path", "The on-device SQLite store."),
         .int("telemetry.max_size_mib", \.telemetry.maxSizeMiB, 1...4096, live: false, "Size bound of the store: synced rows go first, then unsynced samples; turns are kept longest."),
-        .string("telemetry.postgres_url", \.telemetry.postgresURL, live: false, allowed: "empty, or a postgres:// URL without password", "Central Postgres to sync to (empty: keep everything on the device). The password comes from the credential `postgres-password`.", validate: { $0.isEmpty ? nil : url(schemes: ["postgres", "postgresql"])($0) }),
+        .string("telemetry.postgres_url", \.telemetry.postgresURL, live: false, allowed: "empty, or a postgres:// URL without password", "Central Postgres to sync to (empty: keep everything on the device). The password comes from the systemd credential `postgres_password` (LoadCredential=).", validate: { $0.isEmpty ? nil : url(schemes: ["postgres", "postgresql"])($0) }),
         .string("telemetry.postgres_root_certificate", \.telemetry.postgresRootCertificate, live: false, allowed: "empty or a path", "CA certificate for the Postgres server (empty: the system's roots). Verification is always on."),
-        .string("telemetry.device_id", \.telemetry.deviceID, live: false, allowed: "empty or an id", "This device's id upstream (empty: /etc/machine-id)."),
         // [control]
         .string("control.socket", \.control.socket, live: false, allowed: "a path", "voicectl's Unix socket (mode 0660)."),
         .string("control.group", \.control.group, live: false, allowed: "a group name", "The group that may use the control socket."),
         .string("control.state_directory", \.control.stateDirectory, live: false, allowed: "a path", "Where live settings and the debounce survive restarts."),
         // [log]
         .string("log.level", \.log.level, live: true, allowed: "trace | debug | info | notice | warning | error | critical", "Lowest level logged.", validate: { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0) ? nil : "'\($0)' is not a log level (trace, debug, info, notice, warning, error, critical)" }),
+    ]
+
+    /// Keys that once existed, with what replaced them: a file that still sets one is refused
+    /// with this explanation rather than a bare "unknown key".
+    public static let removedKeys: [String: String] = [
+        "telemetry.device_id": "removed: a speaker is identified upstream by its Postgres login role (the user in postgres_url), which scripts/db-provision-device.sh creates with its device_id; see docs/fleet.md. Delete this line.",
     ]
 
     /// The key of `path` (`turn.debounce_ms`), if there is one.
@@ -229,7 +234,9 @@ extension VoicedConfig {
         for entry in entries {
             guard let key = key(entry.path) else {
                 let hint: String
-                if entry.table.isEmpty {
+                if let removed = removedKeys[entry.path] {
+                    hint = removed
+                } else if entry.table.isEmpty {
                     hint = "keys belong in a table such as [turn]"
                 } else if !tables.contains(entry.table) {
                     hint = "unknown table [\(entry.table)] (tables: \(tables.sorted().joined(separator: ", ")))"

@@ -80,7 +80,6 @@ public struct VoicedConfig: Equatable, Sendable {
         public var maxSizeMiB = 64
         public var postgresURL = ""
         public var postgresRootCertificate = ""
-        public var deviceID = ""
     }
     public struct Control: Equatable, Sendable {
         public var socket = "/run/voiced/control.sock"
