@@ -40,6 +40,9 @@ public final class Daemon: Sendable {
     let heartbeats: LoopHeartbeats
     let telemetry: TelemetryWriter
     let sttStatus: SpeechToTextStatusBox
+    let mute: MuteState
+    /// Told of errors that happen outside a turn (devices, speech-to-text, sync) for `voicectl watch`.
+    let errors = ErrorFanout()
     private let parts: Parts
 
     /// What only the daemon knows: each is optional or one of a few kinds, by configuration.
@@ -113,7 +116,11 @@ public final class Daemon: Sendable {
         }
 
         ring = AudioRingBuffer(capacity: config.audio.ringBufferSeconds * PlaybackChunk.sampleRate)
-        heartbeats = LoopHeartbeats(loops: ["capture", "controller"], window: .seconds(10), clock: clock)
+        // The watchdog watches that each loop is alive, not that audio flows: a muted microphone
+        // and a device being reopened are states the daemon lives in.
+        heartbeats = LoopHeartbeats(loops: ["capture", "playback", "controller"], window: .seconds(10), clock: clock)
+        mute = MuteState(file: fileConfig.control.stateDirectory + "/muted")
+        let mute = self.mute
 
         // The LEDs (or a console line), behind the mux that adds muted/offline/error and STATUS=.
         let output: any Indicator & Sendable
@@ -137,19 +144,28 @@ public final class Daemon: Sendable {
             output = ConsoleIndicator()
         }
         let notifier = self.notifier
-        mux = IndicatorMux(output: output) { shown, reason in
-            notifier.status(reason.map { "\(SystemdNotifier.statusText(for: shown)): \($0)" } ?? SystemdNotifier.statusText(for: shown))
+        mux = IndicatorMux(output: output) { shown, reasons in
+            notifier.status(Self.statusLine(shown, reasons))
+        }
+        // A mute from before a restart or a reboot holds, and the LEDs show it from the start.
+        let mux = self.mux
+        if mute.isOn { mux.setMuted(true) }
+        let errors = self.errors
+        let deviceStatus: @Sendable (DeviceRole, AudioDeviceStatus) -> Void = { role, status in
+            let wasError = mux.deviceErrors[role] != nil
+            mux.setDeviceError(role, status.isError ? status.statusText(role.rawValue) : nil)
+            if status.isError && !wasError { errors.send("\(status.statusText(role.rawValue))") }
         }
 
         // Playback, and the reference of what it played for echo cancellation and barge-in.
         let reference = PlaybackReference()
         let playback: Playback
-        let mux = self.mux
         switch config.audio.playbackBackend {
         case .alsa:
             let alsa = ALSAPlayback(configuration: .playback(device: config.audio.playbackDevice),
                                     logger: logger.with(label: "voiced.playback"), reference: reference,
-                                    onStatus: { status in mux.setDeviceError(status.isError ? status.statusText("speaker") : nil) })
+                                    loopHeartbeat: heartbeats.heartbeat(for: "playback"),
+                                    onStatus: { status in deviceStatus(.speaker, status) })
             playback = .alsa(alsa)
         case .wav:
             do {
@@ -210,6 +226,7 @@ public final class Daemon: Sendable {
                     case .offline:
                         sttLogger.error("speech-to-text is offline after its reconnects; telling the user",
                                         metadata: ["event": "provider_error"])
+                        errors.send("speech-to-text is offline after its reconnects")
                         mux.setOffline(true)
                         turns.goOffline()
                     case .reconnecting, .stopped: break
@@ -219,24 +236,28 @@ public final class Daemon: Sendable {
             throw DaemonError("cannot set up speech-to-text: \(error)", configuration: true)
         }
 
-        // Capture: every frame beats the watchdog's capture heartbeat and feeds barge-in.
+        // Capture: the loop beats the watchdog on every step (muted or not, device or not); frames
+        // that leave the capture thread (never while muted) feed barge-in and the overflow report.
         let bargeIn = BargeInBox(settings: Self.voiceActivity(config), reference: reference,
                                  echoCancellation: config.audio.echoCancellation)
-        let captureBeat = heartbeats.heartbeat(for: "capture")
+        let captureLogger = logger.with(label: "voiced.capture")
+        let overflows = OverflowLog(ring: ring, clock: clock, logger: captureLogger)
         let observer: @Sendable (UnsafeBufferPointer<Int16>) -> Void = { frame in
-            captureBeat.beat()
+            overflows.check()
             if let event = bargeIn.process(frame) { turns.speech(event, from: .localVoiceActivity) }
         }
+        let captureBeat = heartbeats.heartbeat(for: "capture")
         let capture: Capture
         switch config.audio.captureBackend {
         case .alsa:
             capture = .alsa(ALSACapture(configuration: .capture(device: config.audio.captureDevice), ring: ring,
-                                        logger: logger.with(label: "voiced.capture"), frameObserver: observer,
-                                        onStatus: { status in mux.setDeviceError(status.isError ? status.statusText("microphone") : nil) }))
+                                        logger: captureLogger, frameObserver: observer, loopHeartbeat: captureBeat,
+                                        onStatus: { status in deviceStatus(.microphone, status) }))
         case .wav:
             do {
                 let samples = try WAVFile.readMono16k(config.audio.captureWAV)
-                capture = .wav(WAVCapture(clips: [.init(samples: samples)], ring: ring, clock: clock, frameObserver: observer))
+                capture = .wav(WAVCapture(clips: [.init(samples: samples)], ring: ring, clock: clock, frameObserver: observer,
+                                          loopHeartbeat: captureBeat))
             } catch {
                 throw DaemonError("cannot read \(config.audio.captureWAV): \(error)", configuration: true)
             }
@@ -266,17 +287,31 @@ public final class Daemon: Sendable {
             var postgres = PostgresUpstreamConfiguration(url: config.telemetry.postgresURL)
             if !config.telemetry.postgresRootCertificate.isEmpty { postgres.rootCertificatePath = config.telemetry.postgresRootCertificate }
             do {
-                sync = try TelemetrySync(configuration: TelemetrySyncConfiguration(databasePath: config.telemetry.database),
-                                         postgres: postgres, clock: clock, logger: logger.with(label: "voiced.telemetry.sync"))
+                let made = try TelemetrySync(configuration: TelemetrySyncConfiguration(databasePath: config.telemetry.database),
+                                             postgres: postgres, clock: clock, logger: logger.with(label: "voiced.telemetry.sync"))
+                made.onUploadFailure { message in errors.send(message) }
+                sync = made
             } catch {
                 throw DaemonError("cannot set up the telemetry sync: \(error)", configuration: true)
             }
         }
 
         let ring = self.ring
+        let devices: @Sendable () -> [String: String]
+        switch (capture, playback) {
+        case (.alsa(let c), .alsa(let p)):
+            devices = { ["microphone": c.status.statusText("microphone"), "speaker": p.status.statusText("speaker")] }
+        case (.alsa(let c), .wav):
+            devices = { ["microphone": c.status.statusText("microphone"), "speaker": "speaker: WAV file \(config.audio.playbackWAV)"] }
+        case (.wav, .alsa(let p)):
+            devices = { ["microphone": "microphone: WAV file \(config.audio.captureWAV)", "speaker": p.status.statusText("speaker")] }
+        case (.wav, .wav):
+            devices = { ["microphone": "microphone: WAV file \(config.audio.captureWAV)", "speaker": "speaker: WAV file \(config.audio.playbackWAV)"] }
+        }
         let probes = DaemonProbes(
             sessionID: sessionID, clock: clock,
             providers: { ["stt": sttStatus.text] },
+            devices: devices,
             ringBuffer: { ring.statistics },
             isMuted: { mux.isMuted },
             setMuted: { _ in },
@@ -287,6 +322,8 @@ public final class Daemon: Sendable {
         parts = Parts(capture: capture, playback: playback, stt: stt, led: led, button: button, sync: sync, control: control,
                       daemonControl: daemonControl, volume: volume)
         daemonControl.probes.setMuted = { [weak self] on in self?.setMuted(on) }
+        errors.observe { [weak daemonControl] message in daemonControl?.broadcast(error: message) }
+        if mute.isOn { setMuted(true) }
         daemonControl.probes.apply = { [weak self] config in self?.apply(config) }
     }
 
@@ -297,7 +334,8 @@ public final class Daemon: Sendable {
         return settings
     }
 
-    /// Mutes or unmutes the microphone: while muted no audio leaves the device.
+    /// Mutes or unmutes the microphone: while muted no audio leaves the device. The choice is
+    /// kept in the state directory, so it holds across a restart and a reboot.
     public func setMuted(_ on: Bool) {
         switch parts.capture {
         case .alsa(let c): c.isMuted = on
@@ -305,7 +343,20 @@ public final class Daemon: Sendable {
         }
         mux.setMuted(on)
         updateStreaming()
+        do {
+            try mute.persist(on)
+        } catch {
+            logger.error("the mute applies now but could not be saved; it will not survive a restart",
+                         metadata: ["muted": "\(on)", "file": "\(mute.file)", "error": "\(error)"])
+            errors.send("the mute could not be saved to \(mute.file): \(error)")
+        }
         logger.notice(on ? "microphone muted" : "microphone live", metadata: ["muted": "\(on)"])
+    }
+
+    /// One line for systemd's STATUS=: what is shown, then every device problem standing.
+    static func statusLine(_ shown: IndicatorState, _ reasons: [String]) -> String {
+        if shown == .error && !reasons.isEmpty { return "Error: " + reasons.joined(separator: "; ") }
+        return ([SystemdNotifier.statusText(for: shown)] + reasons).joined(separator: "; ")
     }
 
     /// Applies a changed configuration to the running services (voicectl, SIGHUP).
@@ -373,7 +424,8 @@ public final class Daemon: Sendable {
             try startThread { () throws(ThreadStartError) in try p.start() }
             services.append(.init(service: ClosureService("playback") { try await untilShutdown { try await p.run() } }))
         case .wav(let p):
-            services.append(.init(service: ClosureService("playback") { try await untilShutdown { await p.run() } }))
+            let beat = heartbeats.heartbeat(for: "playback")
+            services.append(.init(service: ClosureService("playback") { try await untilShutdown { await p.run(loopHeartbeat: beat) } }))
         }
         switch parts.capture {
         case .alsa(let c):
@@ -410,9 +462,12 @@ public final class Daemon: Sendable {
         services.append(.init(service: SystemdWatchdogService(notifier: notifier, heartbeats: heartbeats, clock: clock,
                                                               logger: logger.with(label: "voiced.watchdog"))))
 
-        // READY=1 once the audio and GPIO are open (or failed to open and are being retried).
-        notifier.ready(status: SystemdNotifier.statusText(for: .idle))
-        logger.notice("voiced ready", metadata: ["session": "\(sessionID)", "config": "\(configPath)"])
+        // READY=1 once capture and playback have opened or failed a first time (they are then
+        // retried with backoff, which STATUS= says); the GPIO chip opened in init.
+        let devices = await devicesSettled()
+        notifier.ready(status: Self.statusLine(mux.shown, mux.deviceErrors.sorted { $0.key < $1.key }.map(\.value)))
+        logger.notice("voiced ready", metadata: ["session": "\(sessionID)", "config": "\(configPath)",
+                                                 "microphone": "\(devices.microphone)", "speaker": "\(devices.speaker)"])
 
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -426,6 +481,26 @@ public final class Daemon: Sendable {
         parts.led?.stop()
         telemetry.sessionEnded(sessionID, at: clock.now)
         logger.notice("voiced stopped", metadata: ["session": "\(sessionID)"])
+    }
+
+    /// Waits (at most 5 s) until each ALSA device has opened or failed once; the WAV backends
+    /// are ready at once. Returns how each is doing.
+    private func devicesSettled() async -> (microphone: String, speaker: String) {
+        func settled() -> (microphone: AudioDeviceStatus?, speaker: AudioDeviceStatus?) {
+            var microphone: AudioDeviceStatus?
+            var speaker: AudioDeviceStatus?
+            if case .alsa(let c) = parts.capture { microphone = c.status }
+            if case .alsa(let p) = parts.playback { speaker = p.status }
+            return (microphone, speaker)
+        }
+        let deadline = clock.now + .seconds(5)
+        while clock.now < deadline {
+            let now = settled()
+            if now.microphone != .stopped && now.speaker != .stopped { break }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        let now = settled()
+        return (now.microphone.map { $0.statusText("microphone") } ?? "wav", now.speaker.map { $0.statusText("speaker") } ?? "wav")
     }
 
     private func startThread(_ start: () throws(ThreadStartError) -> Void) throws(DaemonError) {
@@ -473,7 +548,7 @@ public final class Daemon: Sendable {
                 if count % DaemonControl.snapshotEvery == 0 { telemetry.snapshot(turns.current.telemetry, at: clock.now) }
             case .debounceAdjusted(let adjustment):
                 telemetry.debounceChanged(to: adjustment.new, sessionID: sessionID, at: clock.now)
-            case .speech, .speaking:
+            case .speech, .speaking, .providerFailed:
                 break
             }
         }

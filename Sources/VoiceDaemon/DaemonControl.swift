@@ -10,6 +10,8 @@ public struct DaemonProbes: Sendable {
     public var clock: any VoiceClock
     /// Provider connectivity in words, e.g. `["stt": "connected", "llm": "ok", "tts": "ok"]`.
     public var providers: @Sendable () -> [String: String]
+    /// The audio devices in words, e.g. `["microphone": "microphone hw:1 unavailable: ...; retry 3 in 1000 ms"]`.
+    public var devices: @Sendable () -> [String: String]
     public var ringBuffer: @Sendable () -> AudioRingBuffer.Statistics?
     public var isMuted: @Sendable () -> Bool
     public var setMuted: @Sendable (Bool) -> Void
@@ -17,11 +19,13 @@ public struct DaemonProbes: Sendable {
     public var apply: @Sendable (VoicedConfig) -> Void
 
     public init(sessionID: String, clock: any VoiceClock, providers: @escaping @Sendable () -> [String: String],
+                devices: @escaping @Sendable () -> [String: String] = { [:] },
                 ringBuffer: @escaping @Sendable () -> AudioRingBuffer.Statistics?, isMuted: @escaping @Sendable () -> Bool,
                 setMuted: @escaping @Sendable (Bool) -> Void, apply: @escaping @Sendable (VoicedConfig) -> Void) {
         self.sessionID = sessionID
         self.clock = clock
         self.providers = providers
+        self.devices = devices
         self.ringBuffer = ringBuffer
         self.isMuted = isMuted
         self.setMuted = setMuted
@@ -158,6 +162,7 @@ public final class DaemonControl: ControlHandling {
             ("session_id", .string(probes.sessionID)),
             ("uptime_s", .double((uptime * 10).rounded() / 10)),
             ("providers", .object(probes.providers().sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("devices", .object(probes.devices().sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("muted", .bool(probes.isMuted())),
             ("ring_buffer", ring),
             ("debounce_ms", .int(current.debounceMs)),
@@ -202,6 +207,11 @@ public final class DaemonControl: ControlHandling {
             }
             send(Self.json(turn: record).adding(("type", .string("turn"))))
             if count % Self.snapshotEvery == 0 { send(metrics().adding(("type", .string("telemetry")))) }
+        case .providerFailed(let provider, let turn, let message):
+            send(.object([
+                ("type", .string("error")), ("source", .string(provider)), ("turn", turn.map { .int(Int64($0)) } ?? .null),
+                ("message", .string(message)),
+            ]))
         case .debounceAdjusted(let adjustment):
             send(.object([
                 ("type", .string("debounce")), ("old_ms", .int(adjustment.old.wholeMilliseconds)),

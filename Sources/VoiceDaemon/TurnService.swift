@@ -30,6 +30,8 @@ public enum TurnNotification: Sendable, Equatable {
     case speaking(turn: Int, text: String)
     case turnFinished(TurnRecord)
     case debounceAdjusted(DebounceAdjustment)
+    /// A provider call failed after its retries (`provider`: "llm" or "tts").
+    case providerFailed(provider: String, turn: Int?, message: String)
 }
 
 /// The turn controller as a service of the daemon: it carries out the engine's actions on the
@@ -119,7 +121,12 @@ public final class TurnService: Service, Sendable {
 
     private func observe(_ input: TurnInput) {
         status.withLock { $0.handledEvents &+= 1 }
-        if case .speech(let event) = input { notify(.speech(event)) }
+        switch input {
+        case .speech(let event): notify(.speech(event))
+        case .llm(_, .failed(let message)): notify(.providerFailed(provider: "llm", turn: status.withLock { $0.turn }, message: message))
+        case .tts(_, .failed(let message)): notify(.providerFailed(provider: "tts", turn: status.withLock { $0.turn }, message: message))
+        default: break
+        }
     }
 
     private func observe(_ action: TurnAction) {

@@ -74,6 +74,7 @@ public final class ALSACapture: @unchecked Sendable {
     private let backoffSleep: (@Sendable (Duration) -> Void)?
     private let onStatus: @Sendable (AudioDeviceStatus) -> Void
     private let frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)?
+    private let loopHeartbeat: Heartbeat?
     /// With no data for this long, the device is taken for stalled and reopened.
     public let stallTimeout: Duration
 
@@ -99,13 +100,17 @@ public final class ALSACapture: @unchecked Sendable {
     ///   - backoffSleep: waits between reopen attempts; by default a wait that `stop()` cuts short.
     ///   - frameObserver: sees every frame written to the ring, on the capture thread (keep it
     ///     short: the barge-in detector runs here to stay aligned with the playback reference).
+    ///   - loopHeartbeat: beaten on every step of the loop, muted or not, with or without a
+    ///     device: the watchdog watches whether the loop is alive, not whether audio flows.
     ///   - onStatus: told of every status change, on the capture thread.
     public init(configuration: PCMConfiguration = .capture(), ring: AudioRingBuffer, logger: Logger,
                 backoff: ReopenBackoff = ReopenBackoff(), stallTimeout: Duration = .seconds(2),
                 open: Opener? = nil, backoffSleep: (@Sendable (Duration) -> Void)? = nil,
                 frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)? = nil,
+                loopHeartbeat: Heartbeat? = nil,
                 onStatus: @escaping @Sendable (AudioDeviceStatus) -> Void = { _ in }) {
         self.configuration = configuration
+        self.loopHeartbeat = loopHeartbeat
         frameSize = max(1, configuration.frames(.milliseconds(20)))
         self.ring = ring
         self.logger = logger
@@ -152,6 +157,7 @@ public final class ALSACapture: @unchecked Sendable {
 
     /// One step of the capture loop: opens the device if needed, else reads what is ready.
     func iterate() {
+        loopHeartbeat?.beat()
         guard let device = loop.device else {
             openDevice()
             return

@@ -74,6 +74,7 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
     private let open: ALSACapture.Opener
     private let reference: PlaybackReference?
     private let onStatus: @Sendable (AudioDeviceStatus) -> Void
+    private let loopHeartbeat: Heartbeat?
     private let state = Mutex(State())
     private let volumeLevel = Atomic<Int>(100)
     private let wake = WakeSignal()
@@ -92,10 +93,14 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
     ///   - idleTimeout: silence after which the device is stopped.
     ///   - open: opens the device; tests pass fakes.
     ///   - onStatus: told of every status change, on the writer thread.
+    ///   - loopHeartbeat: beaten on every step of the writer loop, with or without a device, so
+    ///     the watchdog sees the loop alive while the speaker is gone and being reopened.
     public init(configuration: PCMConfiguration = .playback(), logger: Logger, reference: PlaybackReference? = nil,
                 idleTimeout: Duration = .milliseconds(500), backoff: ReopenBackoff = ReopenBackoff(),
-                open: ALSACapture.Opener? = nil, onStatus: @escaping @Sendable (AudioDeviceStatus) -> Void = { _ in }) {
+                open: ALSACapture.Opener? = nil, loopHeartbeat: Heartbeat? = nil,
+                onStatus: @escaping @Sendable (AudioDeviceStatus) -> Void = { _ in }) {
         self.configuration = configuration
+        self.loopHeartbeat = loopHeartbeat
         self.idleTimeout = idleTimeout
         self.logger = logger
         self.reference = reference
@@ -202,6 +207,7 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
     /// One step of the writer: writes a piece of audio (or of silence), reports progress, and
     /// says what to wait for next.
     func iterate() -> Wait {
+        loopHeartbeat?.beat()
         let volume = SoftwareVolume(volumeLevel.load(ordering: .relaxed))
         var scratch = loop.scratch
         let (outcome, events, handler) = state.withLock { state -> (Outcome, [PlaybackEvent], (@Sendable (PlaybackEvent) -> Void)?) in

@@ -34,14 +34,18 @@ public final class WAVCapture: Sendable {
     private let ring: AudioRingBuffer
     private let clock: any VoiceClock
     private let frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)?
+    private let loopHeartbeat: Heartbeat?
     private let muted = Atomic<Bool>(false)
     private let state = Mutex<(start: VoiceInstant?, frames: Int)>((nil, 0))
 
     /// - Parameters:
     ///   - clips: the audio, placed at their offsets.
     ///   - frameObserver: sees each frame written (as ``ALSACapture``'s does), e.g. for barge-in.
+    ///   - loopHeartbeat: beaten on every step, muted or not (as ``ALSACapture``'s is).
     public init(clips: [Clip], ring: AudioRingBuffer, clock: any VoiceClock,
-                frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)? = nil) {
+                frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)? = nil,
+                loopHeartbeat: Heartbeat? = nil) {
+        self.loopHeartbeat = loopHeartbeat
         var timeline: [Int16] = []
         for clip in clips.sorted(by: { $0.offset < $1.offset }) {
             let start = Self.samples(in: clip.offset)
@@ -79,6 +83,7 @@ public final class WAVCapture: Sendable {
     /// delivered them; returns how many.
     @discardableResult
     public func produce(upTo now: VoiceInstant) -> Int {
+        loopHeartbeat?.beat()
         let (first, count) = state.withLock { state -> (Int, Int) in
             let start = state.start ?? now
             state.start = start

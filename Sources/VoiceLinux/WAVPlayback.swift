@@ -142,9 +142,11 @@ public final class WAVPlayback: AudioPlayback, @unchecked Sendable {
         flush()
     }
 
-    /// Plays in real time until the task is cancelled, then writes what is left.
-    public func run() async {
+    /// Plays in real time until the task is cancelled, then writes what is left. `loopHeartbeat`
+    /// beats on every step (the watchdog's view of the playback loop).
+    public func run(loopHeartbeat: Heartbeat? = nil) async {
         while !Task.isCancelled {
+            loopHeartbeat?.beat()
             tick()
             do {
                 try await clock.sleep(until: clock.now + .milliseconds(20))

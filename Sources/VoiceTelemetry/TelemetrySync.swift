@@ -127,6 +127,12 @@ public final class TelemetrySync: Service, @unchecked Sendable {
     private let random: @Sendable () -> Double
     private let worker = DispatchQueue(label: "voiced.telemetry.sync")
     private let stats = Mutex(TelemetrySyncStatistics())
+    private let failureObserver = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    /// Tells `observer` of the first failed upload of each outage (for `voicectl watch`).
+    public func onUploadFailure(_ observer: @escaping @Sendable (String) -> Void) {
+        failureObserver.withLock { $0 = observer }
+    }
 
     /// `clock` times the batching and the backoff; `random` (0..<1) draws the jitter.
     public init(configuration: TelemetrySyncConfiguration, upstream: any TelemetryUpstream, clock: any VoiceClock,
@@ -190,6 +196,9 @@ public final class TelemetrySync: Service, @unchecked Sendable {
                         "error": "\(error)", "retry_in_ms": "\(delay.wholeMilliseconds)",
                         "failures": "\(schedule.failures)",
                     ])
+                    if schedule.failures == 1, let observer = failureObserver.withLock({ $0 }) {
+                        observer("telemetry sync: upload failed (\(error)); retrying in \(delay.wholeMilliseconds) ms")
+                    }
                 }
             case .wait(let deadline):
                 if Task.isCancelled { return schedule }

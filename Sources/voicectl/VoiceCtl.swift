@@ -72,7 +72,7 @@ func text(_ value: JSONValue?) -> String {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "State, session, uptime, providers, microphone, ring buffer, debounce and the last transitions.")
+    static let configuration = CommandConfiguration(abstract: "State, session, uptime, providers, audio devices, microphone, ring buffer, debounce and the last transitions.")
     @OptionGroup var connection: Connection
     func run() throws {
         try connection.run("status") { r in
@@ -85,6 +85,9 @@ struct Status: ParsableCommand {
             ]
             if case .object(let providers)? = r["providers"] {
                 lines.append("providers    " + providers.map { "\($0.0) \(text($0.1))" }.joined(separator: ", "))
+            }
+            if case .object(let devices)? = r["devices"] {
+                for (_, status) in devices { lines.append("device       " + text(status)) }
             }
             if let ring = r["ring_buffer"], ring != .null {
                 let ratio = { if case .double(let d)? = ring["fill_ratio"] { Int(d * 100) } else { 0 } }()

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import VoiceCore
+import VoiceFakeCloud
+import VoiceTesting
 
 /// A real voiced daemon against the real fake cloud, in a temporary directory: WAV capture of
 /// silence, WAV playback, console LEDs, the control socket in the directory.
@@ -11,15 +13,42 @@ final class DaemonHarness {
     private var daemon: Process?
     private(set) var port = ""
     var extraConfig: String
+    /// Lines for the [turn] table.
+    var turnConfig: String
+    /// Lines for the [audio] table, replacing the WAV backends when set.
+    var audioConfig: String?
+    /// The daemon's extra environment (NOTIFY_SOCKET, WATCHDOG_USEC...).
+    var environment: [String: String]
+    /// A fake cloud in this process, whose records a test reads; else a voiced-fakecloud process.
+    let cloud: FakeCloud?
 
-    init(extraConfig: String = "") throws {
+    init(extraConfig: String = "", turnConfig: String = "", audioConfig: String? = nil, environment: [String: String] = [:],
+         cloud: FakeCloud? = nil) throws {
+        self.turnConfig = turnConfig
+        self.audioConfig = audioConfig
+        self.environment = environment
+        self.cloud = cloud
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-it-\(UUID().uuidString.prefix(8))").path
         socket = directory + "/control.sock"
         self.extraConfig = extraConfig
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
         // 60 s of silence to "capture".
         try Data(WAV.encode([Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
-        try startFakeCloud()
+        if let cloud {
+            let bound = Locked<Result<Int, FakeCloudError>?>(nil)
+            Task {
+                do throws(FakeCloudError) {
+                    let port = try await cloud.start()
+                    bound.withLock { $0 = .success(port) }
+                } catch {
+                    bound.withLock { $0 = .failure(error) }
+                }
+            }
+            for _ in 0..<400 where bound.value == nil { usleep(10_000) }
+            port = String(try (bound.value ?? .failure(.startFailed("timed out"))).get())
+        } else {
+            try startFakeCloud()
+        }
         try startDaemon()
     }
 
@@ -27,6 +56,7 @@ final class DaemonHarness {
         stopDaemon()
         fakecloud?.terminate()
         fakecloud?.waitUntilExit()
+        if let cloud { Task { await cloud.stop() } }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -64,7 +94,8 @@ final class DaemonHarness {
         try writeConfig()
         unlink(socket)
         let process = Self.process("voiced", ["run", "--config", directory + "/voiced.toml"],
-                                   environment: ["DEEPGRAM_API_KEY": "k", "OPENAI_API_KEY": "k", "ELEVENLABS_API_KEY": "k"],
+                                   environment: ["DEEPGRAM_API_KEY": "k", "OPENAI_API_KEY": "k", "ELEVENLABS_API_KEY": "k"]
+                                       .merging(environment) { $1 },
                                    log: directory + "/voiced.log")
         try process.run()
         daemon = process
@@ -76,11 +107,14 @@ final class DaemonHarness {
         let config = """
         [turn]
         listen_timeout_ms = 1000
+        \(turnConfig)
         [audio]
+        \(audioConfig ?? """
         capture_backend = "wav"
         capture_wav = "\(directory)/silence.wav"
         playback_backend = "wav"
         playback_wav = "\(directory)/agent.wav"
+        """)
         [gpio]
         backend = "console_no_stdin"
         [stt]
