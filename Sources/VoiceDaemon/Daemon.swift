@@ -463,11 +463,14 @@ public final class Daemon: Sendable {
                                                               logger: logger.with(label: "voiced.watchdog"))))
 
         // READY=1 once capture and playback have opened or failed a first time (they are then
-        // retried with backoff, which STATUS= says); the GPIO chip opened in init.
-        let devices = await devicesSettled()
-        notifier.ready(status: Self.statusLine(mux.shown, mux.deviceErrors.sorted { $0.key < $1.key }.map(\.value)))
-        logger.notice("voiced ready", metadata: ["session": "\(sessionID)", "config": "\(configPath)",
-                                                 "microphone": "\(devices.microphone)", "speaker": "\(devices.speaker)"])
+        // retried with backoff, which STATUS= says); the GPIO chip opened in init. It waits inside
+        // the group, so SIGTERM is handled gracefully from the first moment.
+        services.append(.init(service: ClosureService("ready") { [self] in
+            let devices = await devicesSettled()
+            notifier.ready(status: Self.statusLine(mux.shown, mux.deviceErrors.sorted { $0.key < $1.key }.map(\.value)))
+            logger.notice("voiced ready", metadata: ["session": "\(sessionID)", "config": "\(configPath)",
+                                                     "microphone": "\(devices.microphone)", "speaker": "\(devices.speaker)"])
+        }, successTerminationBehavior: .ignore))
 
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -280,7 +280,7 @@ func pause(milliseconds: Int) async throws {
 /// A response with a body written at once.
 func plainResponse(status: Int, contentType: String, body: String, extra: [(String, String)] = []) -> Response {
     var headers = HTTPFields()
-    headers[.contentType] = contentType
+    if !contentType.isEmpty { headers[.contentType] = contentType }  // "": no Content-Type at all
     for (name, value) in extra {
         if let field = HTTPField.Name(name) { headers[field] = value }
     }

@@ -84,7 +84,7 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
             onEvent(.failed("cannot encode the speech request: \(error)"))
             return
         }
-        var headers = ["Content-Type: application/json", "Accept: audio/pcm, application/octet-stream"]
+        var headers = ["Content-Type: application/json", "Accept: \(PCMStream.acceptedTypes.joined(separator: ", "))"]
         if let key = configuration.apiKey { headers.append("xi-api-key: \(key.reveal())") }
         let url = endpoint.appending(path: "/v1/text-to-speech/\(configuration.voiceID)/stream?output_format=pcm_16000")
         let http = StreamingRequest(url: url, headers: headers, body: body, connectTimeout: configuration.connectTimeout,
@@ -136,7 +136,7 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
 }
 
 /// The parsing half of one speech request: bytes in, 16-bit samples out.
-private final class PCMStream: StreamConsumer, @unchecked Sendable {
+final class PCMStream: StreamConsumer, @unchecked Sendable {
     // @unchecked: used by one thread at a time (see ``StreamConsumer``).
 
     private let onEvent: @Sendable (TTSEvent) -> Void
@@ -146,7 +146,14 @@ private final class PCMStream: StreamConsumer, @unchecked Sendable {
     /// The first byte of a sample whose second byte has not arrived yet.
     private var carry: UInt8?
     private var checkedStart = false
+    /// The first bytes, held back until they are known to look like PCM.
+    private var head: [UInt8] = []
     private var mediaType: String?
+
+    /// The types the request asks for (`Accept:`), the only ones played.
+    static let acceptedTypes = ["audio/pcm", "application/octet-stream"]
+    /// Bytes looked at before the first reaches playback.
+    static let sniffLength = 256
     private(set) var samples = 0
     private(set) var outputDelivered = false
 
@@ -159,32 +166,72 @@ private final class PCMStream: StreamConsumer, @unchecked Sendable {
     func beginAttempt() {
         carry = nil
         checkedStart = false
+        head = []
         mediaType = nil
     }
 
     func accept(_ head: ResponseHead) -> ResponseVerdict {
         mediaType = head.mediaType
-        switch head.mediaType {
-        case let type? where type.hasPrefix("audio/") && !type.contains("mpeg") && !type.contains("wav"):
-            return .stream
-        case "application/octet-stream", nil:
-            return .stream  // checked below: a JSON body is refused
-        case let type?:
-            return .reject("expected PCM audio, got \(type)")
+        guard let type = head.mediaType else { return .reject("expected PCM audio, got a response with no Content-Type") }
+        guard Self.acceptedTypes.contains(type) else { return .reject("expected PCM audio, got \(type)") }
+        return .stream  // and the first bytes are checked to look like PCM before any is played
+    }
+
+    /// Whether the start of a body looks like text (an HTML page, JSON, a plain message) rather
+    /// than 16-bit PCM: it starts with `<`, `{` or `[`, or is mostly printable ASCII. Speech as
+    /// little-endian samples has a high byte near 0x00 or 0xFF in every other byte, so it is
+    /// never mostly printable; silence is all zeros.
+    static func looksLikeText(_ bytes: [UInt8]) -> Bool {
+        guard let first = bytes.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return false }
+        if first == UInt8(ascii: "<") || first == UInt8(ascii: "{") || first == UInt8(ascii: "[") { return true }
+        let printable = bytes.count { (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
+        return bytes.count >= 16 && printable * 4 >= bytes.count * 3
+    }
+
+    /// `bytes` for a log line or an error: at most 80 characters, control and non-ASCII bytes
+    /// escaped, so the journal never gets raw binary.
+    static func escapedExcerpt(_ bytes: [UInt8]) -> String {
+        var out = ""
+        for byte in bytes.prefix(80) {
+            switch byte {
+            case 0x20...0x7E where byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "\""): out.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case UInt8(ascii: "\""): out += "\\\""
+            case 0x0A: out += "\\n"
+            default: out += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+            }
         }
+        return "\"" + out + (bytes.count > 80 ? "…" : "") + "\""
     }
 
     func consume(_ bytes: UnsafeRawBufferPointer) -> AttemptFailure? {
         guard !bytes.isEmpty else { return nil }
         if !checkedStart {
-            checkedStart = true
-            // Without an audio content type, a body that starts like JSON is an error message.
-            if !(mediaType?.hasPrefix("audio/") ?? false), let first = bytes.first(where: { !isWhitespace($0) }),
-               first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
-                let detail = errorDetail(Array(bytes.prefix(2048)))
-                return .invalidResponse("the service sent JSON instead of audio: \(detail)")
-            }
+            // Nothing reaches playback until the first bytes are known to look like PCM.
+            head += bytes
+            guard head.count >= Self.sniffLength else { return nil }
+            return releaseHead()
         }
+        return decode(bytes)
+    }
+
+    /// Checks the held-back start of the body and, if it looks like PCM, plays it.
+    private func releaseHead() -> AttemptFailure? {
+        checkedStart = true
+        let start = head
+        head = []
+        if let first = start.first(where: { !isWhitespace($0) }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+            let detail = errorDetail(Array(start.prefix(2048)))
+            return .invalidResponse("the service sent JSON instead of audio: \(detail)")
+        }
+        if Self.looksLikeText(Array(start.prefix(Self.sniffLength))) {
+            return .invalidResponse("the service sent text instead of audio (\(mediaType ?? "no type")): \(Self.escapedExcerpt(start))")
+        }
+        return start.withUnsafeBytes { decode($0) }
+    }
+
+    private func decode(_ bytes: UnsafeRawBufferPointer) -> AttemptFailure? {
+        guard !bytes.isEmpty else { return nil }
         var pcm: [Int16] = []
         pcm.reserveCapacity((bytes.count + 1) / 2)
         var index = 0
@@ -207,6 +254,7 @@ private final class PCMStream: StreamConsumer, @unchecked Sendable {
     }
 
     func end() -> AttemptFailure? {
+        if !checkedStart, !head.isEmpty, let failure = releaseHead() { return failure }
         if carry != nil {
             logger.debug("dropping the odd last byte of the audio")
             carry = nil
@@ -231,7 +279,7 @@ private final class PCMStream: StreamConsumer, @unchecked Sendable {
         } else if let flat = try? JSONDecoder().decode(Flat.self, from: data) {
             text = flat.detail
         } else {
-            text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            text = PCMStream.escapedExcerpt(body)
         }
         return apiKey?.redact(text) ?? text
     }

@@ -4,7 +4,7 @@ import Testing
 @testable import VoiceCore
 import VoiceEspeak
 import VoiceFakeCloud
-import VoiceProviders
+@testable import VoiceProviders
 import VoiceTesting
 
 /// The ElevenLabs client against the fake cloud: real espeak-ng speech as pcm_16000, and every fault.
@@ -107,6 +107,36 @@ import VoiceTesting
         let events = await run(try client(cloud))
         #expect(events.flatMap(\.samples).isEmpty)
         #expect(events.last?.failure?.contains("text/html") == true)
+    }
+
+    /// A 200 carrying an HTML page, with `application/octet-stream` or with no Content-Type at
+    /// all, was played as PCM. Neither reaches playback now, and the reason names what came.
+    @Test(arguments: ["application/octet-stream", ""])
+    func aTextBodyIsNeverPlayedWhateverItsContentType(contentType: String) async throws {
+        let cloud = try await startCloud(instantScript(faults: [fault(.tts, .wrongContentType, requests: nil) { $0.contentType = contentType }]))
+        defer { Task { await cloud.stop() } }
+        let events = await run(try client(cloud))
+        #expect(events.flatMap(\.samples).isEmpty, "not one sample of the page is played")
+        let failure = events.last?.failure ?? ""
+        if contentType.isEmpty {
+            #expect(failure.contains("no Content-Type"), "\(failure)")
+        } else {
+            #expect(failure.contains("text instead of audio") && failure.contains("<html>"), "\(failure)")
+        }
+    }
+
+    @Test func bodiesAreSniffedForTextAndExcerptsAreEscaped() {
+        var speech: [UInt8] = []
+        for i in 0..<200 {
+            let sample = Int16(3000 * sin(Double(i) / 5))
+            speech += [UInt8(truncatingIfNeeded: sample), UInt8(truncatingIfNeeded: sample >> 8)]
+        }
+        #expect(!PCMStream.looksLikeText(speech))
+        #expect(!PCMStream.looksLikeText([UInt8](repeating: 0, count: 256)), "silence is audio")
+        #expect(PCMStream.looksLikeText(Array("Service temporarily unavailable, please retry later.".utf8)))
+        #expect(PCMStream.looksLikeText(Array("  <!doctype html>".utf8)))
+        #expect(PCMStream.escapedExcerpt([0x41, 0x00, 0x07, 0x0A, 0x22]) == "\"A\\x00\\x07\\n\\\"\"")
+        #expect(PCMStream.escapedExcerpt([UInt8](repeating: 0x41, count: 100)).hasSuffix("…\""))
     }
 
     @Test func serverErrorIsRetriedOnce() async throws {
