@@ -121,7 +121,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "voicectl",
-            dependencies: ["VoiceControl", "VoiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VoiceControl", "VoiceCore", "VoiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "voiced-bench",

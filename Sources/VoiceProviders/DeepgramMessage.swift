@@ -95,7 +95,7 @@ public enum DeepgramMessageParser {
                 throw .missingField(type: "Results", field: "channel.alternatives[0].transcript")
             }
             return .results(DeepgramResults(
-                transcript: transcript,
+                transcript: ExternalText.clean(transcript),
                 confidence: alternative.confidence ?? 0,
                 start: envelope.start ?? 0,
                 duration: envelope.duration ?? 0,

@@ -250,10 +250,11 @@ private final class ChatStream: StreamConsumer, @unchecked Sendable {
             }
             guard let choice = chunk.choices?.first else { continue }  // choices empty or null: the usage chunk
             if let reason = choice.finish_reason { finishReason = reason }
-            if let content = choice.delta?.content, !content.isEmpty {
+            if let raw = choice.delta?.content, !raw.isEmpty {
                 outputDelivered = true
                 tokensSeen += 1
-                onEvent(.token(content))
+                let content = ExternalText.clean(raw)
+                if !content.isEmpty { onEvent(.token(content)) }
             }
         }
         return nil

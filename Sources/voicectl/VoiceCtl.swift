@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VoiceControl
+import VoiceCore
 import VoiceSupport
 
 /// Exit codes scripts can rely on (documented in docs/operations.md).
@@ -61,7 +62,7 @@ struct VoiceCtl: ParsableCommand {
 
 func text(_ value: JSONValue?) -> String {
     switch value {
-    case .string(let s)?: s
+    case .string(let s)?: ExternalText.escapedForTerminal(s)  // what the daemon heard or said, from outside
     case .int(let i)?: String(i)
     case .double(let d)?: d == d.rounded() ? String(Int64(d)) : String(format: "%.3g", d)
     case .bool(let b)?: b ? "yes" : "no"

@@ -19,6 +19,12 @@ import VoiceProviders
         """
     }
 
+    @Test func controlAndBidiCharactersAreStrippedFromTranscripts() throws {
+        let message = try DeepgramMessageParser.parse(Self.results("book\\u0000ing\\u0007 a \\u202Etable", isFinal: true))
+        guard case .results(let results) = message else { Issue.record("not results: \(message)"); return }
+        #expect(results.transcript == "booking a table")
+    }
+
     @Test func interimResultsBecomePartials() throws {
         let events = try DeepgramMessageParser.speechEvents(for: Self.results("what's the", isFinal: false))
         #expect(events == [.partial("what's the")])

@@ -46,6 +46,13 @@ import VoiceTesting
         #expect(sent.headers["authorization"] == nil, "no key configured: no Authorization header")
     }
 
+    @Test func controlAndBidiCharactersNeverReachTheVoice() async throws {
+        let cloud = try await startCloud(instantScript(replies: ["Ring\u{7} the \u{202E}bell\u{0}."]))
+        defer { Task { await cloud.stop() } }
+        let events = await run(try client(cloud))
+        #expect(events.compactMap(\.token).joined() == "Ring the bell.")
+    }
+
     @Test func sendsTheKeyAsBearer() async throws {
         var script = instantScript()
         script.keys.openai = "sk-test-right"
