@@ -93,7 +93,8 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
         if let key = configuration.apiKey { headers.append("Authorization: Bearer \(key.reveal())") }
         let http = StreamingRequest(url: endpoint.appending(path: "/chat/completions"), headers: headers, body: body,
                                     connectTimeout: configuration.connectTimeout, stallTimeout: configuration.stallTimeout)
-        let stream = ChatStream(onEvent: onEvent, logger: logger, invalid: invalid, apiKey: configuration.apiKey)
+        let stream = ChatStream(onEvent: onEvent, logger: logger, invalid: invalid, apiKey: configuration.apiKey,
+                                maxTokens: configuration.maxTokens)
         let callID = request.call
         let turn = request.turn
         let call = RetryingCall(
@@ -198,8 +199,14 @@ private final class ChatStream: StreamConsumer, @unchecked Sendable {
     private(set) var completionTokens: Int?
     /// Tokens passed on in this attempt.
     private(set) var tokensSeen = 0
+    /// The cap sent as `max_tokens`, enforced here too: llama.cpp and Ollama can ignore it.
+    private let maxTokens: Int
+    /// The reply reached `maxTokens` and was cut there.
+    private(set) var capped = false
+    var isComplete: Bool { capped }
 
-    init(onEvent: @escaping @Sendable (LLMEvent) -> Void, logger: Logger, invalid: Counter, apiKey: Secret?) {
+    init(onEvent: @escaping @Sendable (LLMEvent) -> Void, logger: Logger, invalid: Counter, apiKey: Secret?, maxTokens: Int?) {
+        self.maxTokens = maxTokens.map { max(1, $0) } ?? .max
         self.onEvent = onEvent
         self.logger = logger
         self.invalid = invalid
@@ -209,6 +216,7 @@ private final class ChatStream: StreamConsumer, @unchecked Sendable {
     func beginAttempt() {
         parser = SSEParser()
         done = false
+        capped = false
         finishReason = nil
         tokensSeen = 0
         promptTokens = nil
@@ -255,13 +263,19 @@ private final class ChatStream: StreamConsumer, @unchecked Sendable {
                 tokensSeen += 1
                 let content = ExternalText.clean(raw)
                 if !content.isEmpty { onEvent(.token(content)) }
+                if tokensSeen >= maxTokens {
+                    capped = true
+                    logger.notice("the reply reached max_tokens and is cut there (the server did not stop it)",
+                                  metadata: ["max_tokens": "\(maxTokens)"])
+                    return nil
+                }
             }
         }
         return nil
     }
 
     func end() -> AttemptFailure? {
-        guard done || finishReason != nil else {
+        guard done || finishReason != nil || capped else {
             return .network("the stream ended before [DONE]")
         }
         if completionTokens == nil, tokensSeen > 0 { completionTokens = tokensSeen }

@@ -27,6 +27,13 @@ protocol StreamConsumer: AnyObject {
     var outputDelivered: Bool { get }
     /// The server's message in an error body (JSON or text), for the error and the log.
     func errorDetail(_ body: [UInt8]) -> String
+    /// The consumer has all it will take (a reply cut at its token cap): the transfer stops and
+    /// the call ends as if the response had ended, through ``end()``.
+    var isComplete: Bool { get }
+}
+
+extension StreamConsumer {
+    var isComplete: Bool { false }
 }
 
 /// How a call ended, with what the wire saw.
@@ -70,6 +77,8 @@ final class RetryingCall: @unchecked Sendable {
         var gotFirstByte = false
         var errorBody: [UInt8] = []
         var abort: AttemptFailure?
+        /// The consumer had all it wanted and the transfer was stopped on purpose.
+        var completedEarly = false
         var failures: [AttemptFailure] = []
         var statuses: [Int] = []
         var firstByteAt: VoiceInstant?
@@ -226,11 +235,11 @@ final class RetryingCall: @unchecked Sendable {
         case .keep: return true
         case .consume: break
         }
-        enum Consumed { case stale, consumed, failed(AttemptFailure) }
+        enum Consumed { case stale, consumed, complete, failed(AttemptFailure) }
         let outcome = consumerLock.withLock { _ -> Consumed in
             guard state.withLock({ isCurrent(attempt, $0) }) else { return .stale }
             if let failure = consumer.consume(bytes) { return .failed(failure) }
-            return .consumed
+            return consumer.isComplete ? .complete : .consumed
         }
         switch outcome {
         case .stale:
@@ -238,23 +247,30 @@ final class RetryingCall: @unchecked Sendable {
         case .failed(let failure):
             state.withLock { $0.abort = failure }
             return false
+        case .complete:
+            state.withLock { $0.completedEarly = true }
+            return false
         case .consumed:
             return !isCancelled
         }
     }
 
     private func complete(_ outcome: TransferOutcome, attempt: Int) {
-        let (mode, abort, errorBody) = state.withLock { state -> (Mode?, AttemptFailure?, [UInt8]) in
-            guard isCurrent(attempt, state) else { return (nil, nil, []) }
+        let (mode, abort, errorBody, completedEarly) = state.withLock { state -> (Mode?, AttemptFailure?, [UInt8], Bool) in
+            guard isCurrent(attempt, state) else { return (nil, nil, [], false) }
             state.transfer = nil
             state.timer?.cancel()
             state.timer = nil
             if state.statuses.count < attempt { state.statuses.append(0) }
-            return (state.mode, state.abort, state.errorBody)
+            return (state.mode, state.abort, state.errorBody, state.completedEarly)
         }
         guard let mode else { return }
         if let abort {
             fail(abort, attempt: attempt)
+            return
+        }
+        if completedEarly {
+            if let failure = consumerLock.withLock({ _ in consumer.end() }) { fail(failure, attempt: attempt) } else { finish(nil) }
             return
         }
         switch (mode, outcome) {

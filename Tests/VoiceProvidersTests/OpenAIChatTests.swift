@@ -53,6 +53,33 @@ import VoiceTesting
         #expect(events.compactMap(\.token).joined() == "Ring the bell.")
     }
 
+    /// llama.cpp and Ollama can ignore `max_tokens`: the client cuts the reply there itself,
+    /// stops the transfer and ends the call as finished.
+    @Test func maxTokensIsEnforcedWhenTheServerIgnoresIt() async throws {
+        let long = Array(repeating: "and then some more words", count: 40).joined(separator: " ") + "."
+        var script = FakeCloudScript.instant
+        script.llm.replies = [long]
+        script.llm.tokenIntervalMs = 5  // the transfer is still going when the cap is reached
+        let cloud = try await startCloud(script)
+        defer { Task { await cloud.stop() } }
+        let chat = try client(cloud) { $0.maxTokens = 16 }
+        let events = await run(chat)
+        #expect(events.compactMap(\.token).count == 16)
+        #expect(events.last == .finished)
+        #expect(chat.records.last?.outcome == .completed)
+        #expect(cloud.records(.llm).first?.body.contains("\"max_tokens\":16") == true)
+        let record = try #require(await waitForRecord(cloud))
+        #expect(record.outcome == .aborted, "the transfer was stopped, not read to its end")
+    }
+
+    func waitForRecord(_ cloud: FakeCloud) async -> FakeRequestRecord? {
+        for _ in 0..<200 {
+            if let record = cloud.records(.llm).first, record.outcome != .running { return record }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return cloud.records(.llm).first
+    }
+
     @Test func sendsTheKeyAsBearer() async throws {
         var script = instantScript()
         script.keys.openai = "sk-test-right"
