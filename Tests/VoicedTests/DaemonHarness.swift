@@ -12,13 +12,14 @@ final class DaemonHarness {
     private(set) var port = ""
     var extraConfig: String
 
-    init(extraConfig: String = "") throws {
+    /// `capture`: what the microphone hears (16 kHz mono); 60 s of silence by default.
+    init(extraConfig: String = "", capture: [Int16]? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-it-\(UUID().uuidString.prefix(8))").path
         socket = directory + "/control.sock"
         self.extraConfig = extraConfig
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
         // 60 s of silence to "capture".
-        try Data(WAV.encode([Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
+        try Data(WAV.encode(capture ?? [Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
         try startFakeCloud()
         try startDaemon()
     }
@@ -114,6 +115,8 @@ final class DaemonHarness {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         if let pid = daemon?.processIdentifier { kill(pid, SIGHUP) }
     }
+
+    var daemonPID: Int32? { daemon.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
 
     var daemonExitStatus: Int32? { daemon.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
 
