@@ -18,7 +18,7 @@ final class DaemonHarness {
         socket = directory + "/control.sock"
         self.extraConfig = extraConfig
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
-        // 60 s of silence to "capture".
+        // What the microphone hears, from a WAV file.
         try Data(WAV.encode(capture ?? [Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
         try startFakeCloud()
         try startDaemon()
