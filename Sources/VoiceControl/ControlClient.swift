@@ -12,6 +12,11 @@ public final class ControlClient {
         let id = JSONValue.int(nextID)
         nextID += 1
         guard socket.write(line: ControlRequest(id: id, command: command, arguments: arguments).line) else {
+            // The daemon may have said why before it closed (too many clients, idle too long).
+            if case .line(let bytes) = socket.readLine(limit: 16 * 1024 * 1024),
+               case .failure(_, let error)? = try? ControlReply.parse(bytes) {
+                throw error
+            }
             throw ControlError(.unavailable, "the daemon closed the connection")
         }
         while true {

@@ -20,9 +20,9 @@ public struct SocketError: Error, Equatable, Sendable, CustomStringConvertible {
 /// A connected Unix stream socket that reads and writes lines. Owns its descriptor.
 public final class LineSocket: @unchecked Sendable {
     // @unchecked: the descriptor is written by one thread and read by another at most; the
-    // read buffer belongs to the reading thread.
+    // framer belongs to the reading thread.
     public let descriptor: Int32
-    private var buffer: [UInt8] = []
+    private var framer: LineFramer?
     private var closed = false
     private let closeLock = NSLock()
 
@@ -76,26 +76,17 @@ public final class LineSocket: @unchecked Sendable {
         return true
     }
 
-    /// Reads the next line (without its newline), nil at the end of the stream. A line longer
+    /// Reads the next line (without its newline), `.end` at the end of the stream. A line longer
     /// than `limit` is returned as `.tooLong` after its end has been skipped.
     public func readLine(limit: Int) -> LineRead {
-        var skipping = false
+        if framer == nil || framer?.limit != limit { framer = LineFramer(limit: limit) }
         while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(buffer[..<newline])
-                buffer.removeSubrange(...newline)
-                if skipping || line.count > limit { return .tooLong }
-                return .line(line)
-            }
-            if buffer.count > limit {
-                buffer.removeAll(keepingCapacity: true)
-                skipping = true
-            }
+            if let line = framer?.next() { return line }
             var chunk = [UInt8](repeating: 0, count: 4096)
             let n = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return .end }
-            buffer += chunk[..<n]
+            framer?.append(chunk[..<n])
         }
     }
 
@@ -113,4 +104,46 @@ public final class LineSocket: @unchecked Sendable {
     }
 
     deinit { close(descriptor) }
+}
+
+/// Splits a byte stream into lines, holding at most `limit` bytes of an unfinished line: a longer
+/// line is dropped as it arrives and reported as `.tooLong` once its newline comes.
+public struct LineFramer: Sendable {
+    /// The longest line kept, in bytes (without the newline).
+    public let limit: Int
+    private var buffer: [UInt8] = []
+    /// How far `buffer` is known to hold no newline.
+    private var scanned = 0
+    private var skipping = false
+
+    public init(limit: Int) { self.limit = limit }
+
+    /// Bytes of an unfinished line held now.
+    public var pendingBytes: Int { buffer.count }
+
+    /// Whether part of a line has arrived (kept, or being skipped as too long).
+    public var hasPartialLine: Bool { !buffer.isEmpty || skipping }
+
+    public mutating func append(_ bytes: some Collection<UInt8>) { buffer.append(contentsOf: bytes) }
+
+    /// The next complete line (`.line` or `.tooLong`), or nil until one has arrived.
+    public mutating func next() -> LineSocket.LineRead? {
+        if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = Array(buffer[..<newline])
+            buffer.removeSubrange(...newline)
+            scanned = 0
+            if skipping || line.count > limit {
+                skipping = false
+                return .tooLong
+            }
+            return .line(line)
+        }
+        scanned = buffer.count
+        if buffer.count > limit {
+            buffer.removeAll(keepingCapacity: true)
+            scanned = 0
+            skipping = true
+        }
+        return nil
+    }
 }

@@ -21,7 +21,7 @@ final class ControlHarness {
 
     var socketPath: String { server.path }
 
-    init() throws {
+    init(limits: ControlLimits = ControlLimits()) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-ctl-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         settings = SettingsStore(base: VoicedConfig(), file: directory + "/settings.toml")
@@ -33,7 +33,8 @@ final class ControlHarness {
             ringBuffer: { ring.statistics }, isMuted: { muted.withLock { $0 } }, setMuted: { on in muted.withLock { $0 = on } },
             apply: { config in applied.withLock { $0.append(config) } })
         control = DaemonControl(turns: h.service, settings: settings, probes: probes)
-        server = ControlSocketServer(path: directory + "/control.sock", group: "root", handler: control, logger: Logger(label: "test"))
+        server = ControlSocketServer(path: directory + "/control.sock", group: "root", handler: control, logger: Logger(label: "test"),
+                                     limits: limits)
         try server.start()
     }
 
@@ -59,6 +60,17 @@ final class ControlHarness {
         }
     }
 }
+
+/// A connected socket whose reads give up after 10 s, so a broken server fails a test instead of hanging it.
+func patientSocket(_ path: String) throws -> LineSocket {
+    let socket = try LineSocket.connect(path: path)
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(socket.descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    return socket
+}
+
+/// The threads of this process now.
+func threadCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0 }
 
 @Suite(.serialized) struct ControlSocketTests {
     @Test func theSocketIsMode0660AndOwnedByTheGroup() throws {
@@ -213,5 +225,70 @@ final class ControlHarness {
         #expect(clock.now - start < .seconds(20))
         #expect(try c.request("status")["state"] == .string("listening"))
         _ = socket
+    }
+
+    @Test func idleClientsCostTheDaemonNoThreads() throws {
+        let c = try ControlHarness()
+        #expect(try c.request("status")["state"] == .string("idle"))
+        let before = threadCount()
+        let idle = try (0..<40).map { _ in try patientSocket(c.socketPath) }
+        #expect(try c.request("status")["state"] == .string("idle"))
+        // One thread serves every client (other suites' threads come and go meanwhile, hence the slack).
+        #expect(threadCount() - before < 20, "threads before \(before), after \(threadCount())")
+        _ = idle
+    }
+
+    @Test func moreIdleClientsThanTheCapDoNotKeepStatusOut() throws {
+        let c = try ControlHarness()
+        let cap = 16  // ControlLimits.defaultMaxClients, the documented cap
+        let idle = try (0..<(cap + 10)).map { _ in try patientSocket(c.socketPath) }
+        #expect(try c.request("status")["state"] == .string("idle"))
+        #expect(c.server.connectionCount <= cap)
+        // The first ones, idle longest, were closed with a reason.
+        guard case .line(let bytes) = idle[0].readLine(limit: 1 << 20), case .failure(_, let error) = try ControlReply.parse(bytes) else {
+            Issue.record("the client idle longest was not told why it was closed")
+            return
+        }
+        #expect(error.code == .unavailable)
+        #expect(error.message.contains("idle the longest"))
+        #expect(idle[0].readLine(limit: 1 << 20) == .end)
+    }
+
+    @Test func anIdleClientIsClosedAndAWatcherIsNot() throws {
+        let c = try ControlHarness(limits: ControlLimits(idleTimeout: .milliseconds(200)))
+        let watcher = try patientSocket(c.socketPath)
+        watcher.write(line: #"{"v":1,"id":1,"cmd":"watch"}"#)
+        #expect(watcher.readLine(limit: 1 << 20) != .end)
+        let idle = try patientSocket(c.socketPath)
+        idle.write(line: #"{"v":1,"id":1,"cmd":"status"}"#)
+        #expect(idle.readLine(limit: 1 << 20) != .end)
+        let half = Array(#"{"v":1,"id":2,"cmd":"sta"#.utf8)  // half a request keeps no one alive
+        #expect(half.withUnsafeBytes { send(idle.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == half.count)
+        guard case .line(let bytes) = idle.readLine(limit: 1 << 20), case .failure(_, let error) = try ControlReply.parse(bytes) else {
+            Issue.record("the idle client was not told why it was closed")
+            return
+        }
+        #expect(error.message == "closed after 200 ms without a request")
+        #expect(idle.readLine(limit: 1 << 20) == .end)
+        // The watcher is still served.
+        c.h.service.buttonPressed()
+        guard case .line(let event) = watcher.readLine(limit: 1 << 20), case .event = try ControlReply.parse(event) else {
+            Issue.record("the watcher was closed")
+            return
+        }
+        #expect(c.server.connectionCount == 1)
+    }
+
+    @Test func aFullHouseOfWatchersRefusesANewcomerWithAReason() throws {
+        let c = try ControlHarness(limits: ControlLimits(maxClients: 2))
+        let watchers = try (0..<2).map { _ in try patientSocket(c.socketPath) }
+        for watcher in watchers {
+            watcher.write(line: #"{"v":1,"id":1,"cmd":"watch"}"#)
+            #expect(watcher.readLine(limit: 1 << 20) != .end)
+        }
+        let error = c.error("status")
+        #expect(error?.code == .unavailable)
+        #expect(error?.message == "the daemon serves 2 control clients at once and all of them are watching; try again later")
+        #expect(c.server.connectionCount == 2)
     }
 }

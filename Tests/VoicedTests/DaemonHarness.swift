@@ -22,8 +22,9 @@ final class DaemonHarness {
     /// A fake cloud in this process, whose records a test reads; else a voiced-fakecloud process.
     let cloud: FakeCloud?
 
+    /// `capture`: what the microphone hears (16 kHz mono); 60 s of silence by default.
     init(extraConfig: String = "", turnConfig: String = "", audioConfig: String? = nil, environment: [String: String] = [:],
-         cloud: FakeCloud? = nil) throws {
+         cloud: FakeCloud? = nil, capture: [Int16]? = nil) throws {
         self.turnConfig = turnConfig
         self.audioConfig = audioConfig
         self.environment = environment
@@ -32,8 +33,8 @@ final class DaemonHarness {
         socket = directory + "/control.sock"
         self.extraConfig = extraConfig
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
-        // 60 s of silence to "capture".
-        try Data(WAV.encode([Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
+        // What the microphone hears, from a WAV file.
+        try Data(WAV.encode(capture ?? [Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
         if let cloud {
             let bound = Locked<Result<Int, FakeCloudError>?>(nil)
             Task {
@@ -148,6 +149,8 @@ final class DaemonHarness {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         if let pid = daemon?.processIdentifier { kill(pid, SIGHUP) }
     }
+
+    var daemonPID: Int32? { daemon.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
 
     var daemonExitStatus: Int32? { daemon.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
 
