@@ -156,6 +156,31 @@ final class DaemonHarness {
 
     var log: String { (try? String(contentsOfFile: directory + "/voiced.log", encoding: .utf8)) ?? "" }
 
+    /// Runs `voicectl watch` and does `action` (up to 10 times, 2 s apart: the watcher may connect
+    /// after the first one on a busy machine) until the watcher has printed `expected`; returns
+    /// what it printed.
+    func watch(until expected: String, _ action: () throws -> Void) throws -> String {
+        let watch = Self.process("voicectl", ["watch", "--socket", socket])
+        let out = Pipe()
+        watch.standardOutput = out
+        let seen = Locked("")
+        out.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            seen.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try watch.run()
+        for _ in 0..<10 where !seen.value.contains(expected) {
+            try action()
+            let deadline = Date().addingTimeInterval(2)
+            while !seen.value.contains(expected) && Date() < deadline { usleep(50_000) }
+        }
+        out.fileHandleForReading.readabilityHandler = nil
+        // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
+        kill(watch.processIdentifier, SIGKILL)
+        watch.waitUntilExit()
+        return seen.value
+    }
+
     /// Runs voicectl against this daemon.
     func voicectl(_ arguments: [String]) throws -> VoicedBinary.Output {
         let process = Self.process("voicectl", arguments + ["--socket", socket])

@@ -96,22 +96,7 @@ import VoiceTesting
         var script = FakeCloudScript.instant
         script.faults = [FakeCloudScript.Fault(service: .tts, requests: nil, kind: .status)]
         let d = try DaemonHarness(cloud: FakeCloud(script: script))
-        let watch = DaemonHarness.process("voicectl", ["watch", "--socket", d.socket])
-        let out = Pipe()
-        watch.standardOutput = out
-        let seen = Locked("")
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            seen.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
-        try watch.run()
-        for _ in 0..<10 where !seen.value.contains("ERROR:") {
-            _ = try d.voicectl(["say", "Hello there."])
-            _ = Self.wait(3) { seen.value.contains("ERROR:") }
-        }
-        out.fileHandleForReading.readabilityHandler = nil
-        kill(watch.processIdentifier, SIGKILL)
-        watch.waitUntilExit()
-        #expect(seen.value.contains("ERROR:"), "watch printed: \(seen.value)")
+        let seen = try d.watch(until: "ERROR:") { _ = try d.voicectl(["say", "Hello there."]) }
+        #expect(seen.contains("ERROR:"), "watch printed: \(seen)")
     }
 }

@@ -62,25 +62,8 @@ import VoiceTesting
         #expect(metrics.status == 0 && metrics.stdout.contains("cancellation rate") && metrics.stdout.contains("debounce            400 ms"))
         // watch: start it, wake the speaker, and read the state change it prints. The watcher may
         // connect after a first wake (a busy machine), so wake again until it has seen one.
-        let watch = DaemonHarness.process("voicectl", ["watch", "--socket", d.socket])
-        let out = Pipe()
-        watch.standardOutput = out
-        let seen = Locked("")
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            seen.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
-        try watch.run()
-        for _ in 0..<10 where !seen.value.contains("IDLE → LISTENING") {
-            _ = try d.voicectl(["wake"])
-            let deadline = Date().addingTimeInterval(2)
-            while !seen.value.contains("IDLE → LISTENING") && Date() < deadline { usleep(50_000) }
-        }
-        out.fileHandleForReading.readabilityHandler = nil
-        // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
-        kill(watch.processIdentifier, SIGKILL)
-        watch.waitUntilExit()
-        #expect(seen.value.contains("IDLE → LISTENING  (button_wake)"))
+        let seen = try d.watch(until: "IDLE → LISTENING") { _ = try d.voicectl(["wake"]) }
+        #expect(seen.contains("IDLE → LISTENING  (button_wake)"))
     }
 
     @Test func aStoppedDaemonIsReportedWithExitCode3() throws {
