@@ -157,7 +157,8 @@ let package = Package(
         // Runs the built `voiced` binary: exit codes and messages as scripts and systemd see them.
         .testTarget(
             name: "VoicedTests",
-            dependencies: ["voiced", "voicectl", "voiced-fakecloud", "voiced-demo", "VoiceCore", "VoiceSupport", "VoiceTesting"]
+            dependencies: ["voiced", "voicectl", "voiced-fakecloud", "voiced-demo", "VoiceCore", "VoiceSupport", "VoiceTesting",
+                           "VoiceTelemetry"]
         ),
         .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
         .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),
