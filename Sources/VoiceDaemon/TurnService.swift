@@ -116,7 +116,8 @@ public final class TurnService: Service, Sendable {
     public func run() async throws {
         // The engine is event-driven: this service only waits for the end, then stops the turn.
         try? await gracefulShutdown()
-        engine.post(.shutdown)
+        // Cancelled rather than shut down gracefully: another service failed.
+        engine.post(Task.isCancelled ? .fatalError : .shutdown)
     }
 
     private func notify(_ notification: TurnNotification) {

@@ -90,6 +90,19 @@ final class RecordedHarness {
         #expect(session.totalTurns == 1 && session.endedAt == 1_000_000_000 + h.clock.now.milliseconds && session.status == "ended")
     }
 
+    @Test func aServiceCancelledBecauseAnotherFailedRecordsTheTurnAbortedByAFatalError() async throws {
+        let h = try RecordedHarness()
+        h.ask(until: 1750)                                     // SPECULATIVE
+        let service = h.service
+        let run = Task { try await service.run() }
+        run.cancel()                                           // what the service group does when a service throws
+        _ = try? await run.value
+        #expect(h.service.current.lastTurn?.status == .aborted && h.service.current.lastTurn?.cause == .fatalError)
+        let rows = try await h.finish()
+        #expect(rows.turns.map(\.status) == ["aborted"])
+        #expect(rows.turns.first?.statesJSON.contains("\"cause\":\"fatal_error\"") == true)
+    }
+
     @Test func goingOfflineDuringTheSpeculationCancelsTheCallWithThatReason() async throws {
         let h = try RecordedHarness()
         h.ask(until: 1750)                                     // SPECULATIVE: call 1 running
