@@ -36,6 +36,8 @@ public enum TurnInput: Equatable, Sendable {
 /// What the controller asks its driver to do (and tells its observers).
 public enum TurnAction: Equatable, Sendable {
     case startLLM(LLMRequest)
+    /// The call's reply is discarded and the call recorded `canceled` with `reason`; also sent for
+    /// a call that had already finished streaming (the provider then has nothing left to stop).
     case cancelLLM(call: Int, reason: String)
     case startTTS(TTSRequest)
     case cancelTTS(request: Int)
