@@ -158,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "VoicedTests",
             dependencies: ["voiced", "voicectl", "voiced-fakecloud", "voiced-demo", "VoiceCore", "VoiceSupport", "VoiceTesting",
-                           "VoiceFakeCloud"]
+                           "VoiceFakeCloud", "VoiceTelemetry"]
         ),
         .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
         .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),

@@ -53,8 +53,8 @@ public struct TelemetryTracker: Equatable, Sendable {
         push(.canceled)
     }
 
-    /// Adds tokens of a call that was superseded without counting a cancellation
-    /// (an `at_final` call restarted by a later final).
+    /// Adds tokens of a cancelled call without counting a cancelled speculation: an `at_final`
+    /// call restarted by a later final, a call cut short by a barge-in, shutdown or going offline.
     public mutating func recordWastedTokens(_ tokens: Int) { tokensWasted += max(0, tokens) }
 
     /// Records a turn whose answer was spoken, with its speech end → first audio latency

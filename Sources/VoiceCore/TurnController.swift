@@ -29,11 +29,15 @@ public enum TurnInput: Equatable, Sendable {
     /// Speech-to-text is gone for good (after its reconnects): stop the turn, go IDLE.
     case offline
     case shutdown
+    /// The daemon is stopping because something failed: stop the turn, go IDLE.
+    case fatalError
 }
 
 /// What the controller asks its driver to do (and tells its observers).
 public enum TurnAction: Equatable, Sendable {
     case startLLM(LLMRequest)
+    /// The call's reply is discarded and the call recorded `canceled` with `reason`; also sent for
+    /// a call that had already finished streaming (the provider then has nothing left to stop).
     case cancelLLM(call: Int, reason: String)
     case startTTS(TTSRequest)
     case cancelTTS(request: Int)
@@ -87,6 +91,9 @@ public struct TurnController {
                 logger: Logger = Logger(label: "voiced.turn")) {
         self.settings = settings
         self.clock = clock
+        var logger = logger
+        // Every line of the controller names its session (the journal's SESSION_ID).
+        logger[metadataKey: "session"] = "\(sessionID)"
         self.logger = logger
         self.machine = TurnStateMachine(clock: clock, logger: logger)
         self.detector = CancellationDetector(markers: settings.correctionMarkers)
@@ -132,6 +139,7 @@ public struct TurnController {
         case .heartbeat: break
         case .offline: onShutdown(cause: .offline)
         case .shutdown: onShutdown(cause: .shutdown)
+        case .fatalError: onShutdown(cause: .fatalError)
         }
         defer { actions = [] }
         return actions
@@ -333,6 +341,9 @@ public struct TurnController {
         turn?.pendingReason = nil
         guard case .correctionMarker = reason else { return }
         updateCallRecord(pending.call) { $0.reason = reason.code }
+        logger.info("LLM call was cancelled by a correction", metadata: [
+            "event": "llm_call_cancel_refined", "turn": "\(turn?.id ?? 0)", "call": "\(pending.call)", "reason": "\(reason.code)",
+        ])
         emit(.cancellationRefined(call: pending.call, reason: reason.code))
     }
 
@@ -440,10 +451,7 @@ public struct TurnController {
 
     /// In `at_final` mode a new final restarts the call on the longer transcript.
     private mutating func restartCall() {
-        if let call = turn?.call, !call.done, call.failure == nil {
-            stopCall(reason: CancellationReason.newSpeech.code)
-            telemetry.recordWastedTokens(call.tokens)
-        }
+        telemetry.recordWastedTokens(discardCall(reason: CancellationReason.newSpeech.code))
         discardAnswer()
         startCall()
     }
@@ -453,18 +461,41 @@ public struct TurnController {
         change(&turn!.calls[index])
     }
 
-    /// Cancels the running call, if any, recording why.
-    private mutating func stopCall(reason: String) {
-        guard let call = turn?.call, !call.done, call.failure == nil else { return }
+    /// Cancels the running call, if any, recording why; returns the tokens it had received.
+    @discardableResult
+    private mutating func stopCall(reason: String) -> Int {
+        guard let call = turn?.call, !call.done, call.failure == nil else { return 0 }
+        return cancelCall(call, reason: reason)
+    }
+
+    /// Discards the reply of the current call, finished or not: nothing of it will be said. A
+    /// call that already finished streaming (a fast model often finishes inside the commit hold)
+    /// is recorded `canceled` all the same, with the reason. Returns the tokens it had received,
+    /// which are wasted. A failed call stays `failed`.
+    @discardableResult
+    private mutating func discardCall(reason: String) -> Int {
+        guard let call = turn?.call, call.failure == nil,
+              let record = turn?.calls.first(where: { $0.call == call.id }),
+              record.status == .running || record.status == .completed else { return 0 }
+        return cancelCall(call, reason: reason)
+    }
+
+    private mutating func cancelCall(_ call: Call, reason: String) -> Int {
         emit(.cancelLLM(call: call.id, reason: reason))
         let at = now
         updateCallRecord(call.id) {
             $0.status = .canceled
             $0.reason = reason
             $0.tokens = max($0.tokens, call.tokens)
-            $0.endedAt = at
+            if $0.endedAt == nil { $0.endedAt = at }
         }
         turn?.call?.done = true
+        let tokens = turn?.calls.first(where: { $0.call == call.id })?.tokens ?? call.tokens
+        logger.info("LLM call cancelled", metadata: [
+            "event": "llm_call_canceled", "turn": "\(turn?.id ?? 0)", "call": "\(call.id)", "reason": "\(reason)",
+            "tokens": "\(tokens)", "finished": "\(call.done)",
+        ])
+        return tokens
     }
 
     /// Forgets the answer in progress: queued sentences, TTS in flight, held audio.
@@ -577,7 +608,7 @@ public struct TurnController {
             emit(.endSegment(turn: 0, segment: request.segment))
             notice = nil
         case .failed(let message):
-            logger.warning("notice could not be spoken", metadata: ["voice": "\(request.voice.rawValue)", "error": "\(message)"])
+            logger.warning("notice could not be spoken", metadata: ["turn": "0", "voice": "\(request.voice.rawValue)", "error": "\(message)"])
             notice = nil
         }
     }
@@ -734,7 +765,7 @@ public struct TurnController {
         try? buffer.clear()
         cancelTimer(.commitHold)
         cancelTimer(.debounce)
-        let followUp = !interrupted && settings.followUp > .zero && status != .llmFailed
+        let followUp = !interrupted && settings.followUp > .zero && status != .llmFailed && status != .aborted
         var record = TurnRecord(
             turn: current.id ?? 0, userText: userText, spokenText: spoken, states: current.states,
             startedAt: current.startedAt, endedAt: now, interrupted: interrupted, status: status,
@@ -743,13 +774,13 @@ public struct TurnController {
             record.latencies.speechEndToLLMStartMs = ms(since: current.speechEnd, to: record.llmCalls[index].startedAt)
             record.latencies.speechEndToFirstTokenMs = ms(since: current.speechEnd, to: record.llmCalls[index].firstTokenAt)
         }
-        if current.audioStarted, status != .llmFailed {
+        if current.audioStarted, status != .llmFailed, status != .aborted {
             telemetry.recordCompletedTurn(
                 latency: record.latencies.speechEndToFirstAudioMs.map { .milliseconds($0) },
                 debounce: .milliseconds(current.committedDebounceMs))
             if let adjustment = adaptive.recordCompletion() { emit(.debounceAdjusted(adjustment)) }
         }
-        if status != .llmFailed { history.append(user: userText, assistant: spoken) }
+        if status != .llmFailed, status != .aborted { history.append(user: userText, assistant: spoken) }
 
         if interrupted {
             go(.listening, cause)
@@ -766,8 +797,19 @@ public struct TurnController {
             record.states = current.states + (machine.history.last.map { [$0] } ?? [])
             turn = nil
         }
-        logger.info("turn finished", metadata: [
-            "turn": "\(record.turn)", "status": "\(status.rawValue)",
+        record.cause = cause
+        // One line per turn, saying how it ended (the journal's MESSAGE_ID follows `event`).
+        let level: Logger.Level
+        let event: String
+        switch status {
+        case .completed: (level, event) = (.info, "turn_completed")
+        case .interrupted: (level, event) = (.info, "turn_interrupted")
+        case .llmFailed: (level, event) = (.error, "turn_failed")
+        case .ttsFailed: (level, event) = (.warning, "turn_failed")
+        case .aborted: (level, event) = (.warning, "turn_aborted")
+        }
+        logger.log(level: level, "turn \(event.dropFirst(5))", metadata: [
+            "event": "\(event)", "turn": "\(record.turn)", "status": "\(status.rawValue)", "cause": "\(cause.rawValue)",
             "latency_ms": "\(record.latencies.speechEndToFirstAudioMs.map(String.init) ?? "-")",
         ])
         emit(.turnFinished(record))
@@ -775,12 +817,11 @@ public struct TurnController {
 
     /// New speech in SPECULATIVE, or in COMMITTED before any audio: cancel silently, keep listening.
     private mutating func cancelSpeculation(reason: CancellationReason, wordless: Bool = false) {
-        let tokens = turn?.call.map { $0.done ? 0 : $0.tokens } ?? 0
-        if wordless, let call = turn?.call, !call.done, call.failure == nil {
+        if wordless, let call = turn?.call, call.failure == nil {
             let baseline = turn?.baseline ?? buffer.text
             turn?.pendingReason = (call.id, baseline)
         }
-        stopCall(reason: reason.code)
+        let tokens = discardCall(reason: reason.code)
         discardAnswer()
         cancelTimer(.commitHold)
         buffer.unlock()
@@ -791,24 +832,30 @@ public struct TurnController {
 
     /// A button press or user speech while the answer is due or playing.
     private mutating func bargeIn() {
-        stopCall(reason: "barge_in")
+        // Before any audio the whole reply is discarded; once speaking, a finished call's reply
+        // was (partly) said and stays `completed`.
+        let audio = turn?.audioStarted ?? false
+        telemetry.recordWastedTokens(audio ? stopCall(reason: "barge_in") : discardCall(reason: "barge_in"))
         if let tts = turn?.tts { emit(.cancelTTS(request: tts.id)) }
         turn?.tts = nil
         emit(.dropPlayback(turn: turn?.id ?? 0))
         finishTurn(status: .interrupted, interrupted: true, cause: .bargeIn)
     }
 
+    /// Shutdown, a fatal error, or speech-to-text gone for good: the turn stops where it is and,
+    /// once the user had said something, leaves an `aborted` record with the cause.
     private mutating func onShutdown(cause: TransitionCause) {
         guard state != .idle else { return }
-        if state == .speaking || state == .committed {
-            stopCall(reason: cause.rawValue)
-            if let tts = turn?.tts { emit(.cancelTTS(request: tts.id)) }
-            turn?.tts = nil
-            emit(.dropPlayback(turn: turn?.id ?? 0))
-        } else {
-            stopCall(reason: cause.rawValue)
-        }
+        let audio = turn?.audioStarted ?? false
+        telemetry.recordWastedTokens(audio ? stopCall(reason: cause.rawValue) : discardCall(reason: cause.rawValue))
+        if let tts = turn?.tts { emit(.cancelTTS(request: tts.id)) }
+        turn?.tts = nil
+        if state == .speaking || state == .committed { emit(.dropPlayback(turn: turn?.id ?? 0)) }
         for timer in TurnTimer.allCases { cancelTimer(timer) }
+        if turn?.id != nil {
+            finishTurn(status: .aborted, interrupted: false, cause: cause)
+            return
+        }
         turn = nil
         buffer.unlock()
         try? buffer.clear()

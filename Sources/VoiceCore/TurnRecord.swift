@@ -4,6 +4,8 @@ public enum TurnStatus: String, Equatable, Sendable, Codable {
     case interrupted
     case llmFailed = "llm_failed"
     case ttsFailed = "tts_failed"
+    /// Cut short by shutdown, a fatal error or going offline (``TurnRecord/cause`` says which).
+    case aborted
 }
 
 /// One LLM call of a turn.
@@ -11,7 +13,9 @@ public struct LLMCallRecord: Equatable, Sendable, Codable {
     public enum Status: String, Equatable, Sendable, Codable { case running, completed, canceled, failed }
     public var call: Int
     public var status: Status
-    /// `new_speech`, `correction_marker`, `barge_in`, `shutdown`, or the failure message.
+    /// `new_speech`, `correction_marker`, `barge_in`, `shutdown`, `offline`, `fatal_error`, or the
+    /// failure message. A call whose reply was discarded is `canceled` with its reason even when it
+    /// had finished streaming.
     public var reason: String?
     /// Completion tokens (from the usage report, or counted as they arrived).
     public var tokens: Int
@@ -70,10 +74,14 @@ public struct TurnRecord: Equatable, Sendable, Codable {
     public var latencies: TurnLatencies
     /// The debounce in force when the turn committed.
     public var debounceMs: Int64
+    /// Why the turn ended: the cause of its last transition (`playback_finished`, `barge_in`,
+    /// `llm_failed`, `offline`, `shutdown`, ...).
+    public var cause: TransitionCause?
 
     public init(turn: Int, userText: String, spokenText: String, states: [TransitionEvent], startedAt: VoiceInstant,
                 endedAt: VoiceInstant?, interrupted: Bool, status: TurnStatus, llmCalls: [LLMCallRecord],
-                latencies: TurnLatencies, debounceMs: Int64) {
+                latencies: TurnLatencies, debounceMs: Int64, cause: TransitionCause? = nil) {
+        self.cause = cause
         self.turn = turn
         self.userText = userText
         self.spokenText = spokenText

@@ -132,6 +132,7 @@ public struct TurnStateMachine {
             let error = ForbiddenTransition(from: state, to: target, cause: cause)
             logger.warning("rejected transition", metadata: [
                 "from": "\(state.rawValue)", "to": "\(target.rawValue)", "cause": "\(cause.rawValue)",
+                "turn": "\(turn.map(String.init) ?? "-")",
             ])
             throw error
         }
@@ -143,6 +144,7 @@ public struct TurnStateMachine {
         if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
         logger.debug("transition", metadata: [
             "from": "\(event.from.rawValue)", "to": "\(event.to.rawValue)", "cause": "\(cause.rawValue)",
+            "state": "\(event.to.rawValue)", "turn": "\(turn.map(String.init) ?? "-")",
         ])
         for observer in observers { observer(event) }
         return event

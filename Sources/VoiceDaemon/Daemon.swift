@@ -314,6 +314,7 @@ public final class Daemon: Sendable {
             devices: devices,
             ringBuffer: { ring.statistics },
             isMuted: { mux.isMuted },
+            telemetry: { [telemetry] in telemetry.statistics.statusFields },
             setMuted: { _ in },
             apply: { _ in })
         let daemonControl = DaemonControl(turns: turns, settings: settings, probes: probes)
@@ -416,8 +417,15 @@ public final class Daemon: Sendable {
             throw DaemonError("cannot create the control socket: \(error.description) (is [control] socket in a writable directory?)")
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        // Started first, stopped last: telemetry flushes after everything else has stopped.
-        services.append(.init(service: telemetry))
+        // Started first, stopped last: telemetry flushes after everything else has stopped. The
+        // turn under way (aborted) and the session's end are queued before the writer's last write.
+        services.append(.init(service: ClosureService("telemetry") { [self] in
+            telemetry.start()
+            try? await gracefulShutdown()
+            turns.shutdown(cause: Task.isCancelled ? .fatalError : .shutdown)
+            telemetry.sessionEnded(sessionID, at: clock.now)
+            await telemetry.stop()
+        }))
         if let sync = parts.sync { services.append(.init(service: sync)) }
         switch parts.playback {
         case .alsa(let p):
@@ -479,10 +487,8 @@ public final class Daemon: Sendable {
         } catch {
             logger.error("a service failed; shutting down", metadata: ["error": "\(error)"])
         }
-        turns.shutdown()
         parts.control.stop()
         parts.led?.stop()
-        telemetry.sessionEnded(sessionID, at: clock.now)
         logger.notice("voiced stopped", metadata: ["session": "\(sessionID)"])
     }
 

@@ -17,11 +17,15 @@ public struct DaemonProbes: Sendable {
     public var setMuted: @Sendable (Bool) -> Void
     /// Applies a changed configuration to the running services.
     public var apply: @Sendable (VoicedConfig) -> Void
+    /// The telemetry writer's counters (write retries, losses), for `status`.
+    public var telemetry: @Sendable () -> [(String, Int)]
 
     public init(sessionID: String, clock: any VoiceClock, providers: @escaping @Sendable () -> [String: String],
                 devices: @escaping @Sendable () -> [String: String] = { [:] },
                 ringBuffer: @escaping @Sendable () -> AudioRingBuffer.Statistics?, isMuted: @escaping @Sendable () -> Bool,
+                telemetry: @escaping @Sendable () -> [(String, Int)] = { [] },
                 setMuted: @escaping @Sendable (Bool) -> Void, apply: @escaping @Sendable (VoicedConfig) -> Void) {
+        self.telemetry = telemetry
         self.sessionID = sessionID
         self.clock = clock
         self.providers = providers
@@ -165,6 +169,7 @@ public final class DaemonControl: ControlHandling {
             ("devices", .object(probes.devices().sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("muted", .bool(probes.isMuted())),
             ("ring_buffer", ring),
+            ("telemetry", .object(probes.telemetry().map { ($0.0, .int(Int64($0.1))) })),
             ("debounce_ms", .int(current.debounceMs)),
             ("transitions", .array(current.recentTransitions.suffix(8).map(Self.json(transition:)))),
         ])

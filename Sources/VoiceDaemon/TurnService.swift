@@ -47,6 +47,9 @@ public final class TurnService: Service, Sendable {
     public init(controller: TurnController, llm: any LanguageModel, tts: any TextToSpeech, fallbackTTS: any TextToSpeech,
                 playback: any AudioPlayback, indicator: any Indicator, scheduler: any TimerScheduler,
                 bargeInByVoice: Bool, logger: Logger) {
+        var logger = logger
+        // Every line names its session (the journal's SESSION_ID); turn lines name the turn too.
+        logger[metadataKey: "session"] = "\(controller.telemetry.sessionID)"
         self.logger = logger
         self.bargeInByVoice = Atomic(bargeInByVoice)
         status = Mutex(TurnStatus(telemetry: controller.telemetry.snapshot, debounceMs: controller.debounce.wholeMilliseconds))
@@ -106,13 +109,17 @@ public final class TurnService: Service, Sendable {
         engine.post(.say(SystemNotice.offline.rawValue, .fallback))
     }
 
-    /// Stops the turn: playback dropped, calls cancelled, state IDLE.
-    public func shutdown() { engine.post(.shutdown) }
+    /// Stops the turn: playback dropped, calls cancelled, state IDLE; a turn under way is recorded
+    /// `aborted` with the cause (`shutdown`, or `fatal_error` when a service failed).
+    public func shutdown(cause: TransitionCause = .shutdown) {
+        engine.post(cause == .fatalError ? .fatalError : .shutdown)
+    }
 
     public func run() async throws {
         // The engine is event-driven: this service only waits for the end, then stops the turn.
         try? await gracefulShutdown()
-        engine.post(.shutdown)
+        // Cancelled rather than shut down gracefully: another service failed.
+        engine.post(Task.isCancelled ? .fatalError : .shutdown)
     }
 
     private func notify(_ notification: TurnNotification) {
@@ -138,10 +145,7 @@ public final class TurnService: Service, Sendable {
                 status.recentTransitions.append(event)
                 if status.recentTransitions.count > 16 { status.recentTransitions.removeFirst() }
             }
-            logger.debug("transition", metadata: [
-                "from": "\(event.from.rawValue)", "to": "\(event.to.rawValue)", "cause": "\(event.cause.rawValue)",
-                "state": "\(event.to.rawValue)", "turn": "\(event.turn.map(String.init) ?? "-")",
-            ])
+            // The controller's state machine logs the transition (one line per fact).
             notify(.transition(event))
         case .startTTS(let request):
             notify(.speaking(turn: request.turn, text: request.text))
@@ -153,15 +157,12 @@ public final class TurnService: Service, Sendable {
                 status.telemetry = snapshot
                 status.debounceMs = debounce
             }
-            logger.info("turn finished", metadata: [
-                "turn": "\(record.turn)", "status": "\(record.status.rawValue)",
-                "event": "\(record.interrupted ? "turn_interrupted" : "turn_completed")",
-                "latency_ms": "\(record.latencies.speechEndToFirstAudioMs.map(String.init) ?? "-")",
-            ])
+            // The controller logs the turn, with the event that fits its status.
             notify(.turnFinished(record))
         case .debounceAdjusted(let adjustment):
             status.withLock { $0.debounceMs = adjustment.new.wholeMilliseconds }
             logger.notice("debounce adjusted", metadata: [
+                "turn": "\(engine.controller.currentTurnID.map(String.init) ?? "-")",
                 "old_ms": "\(adjustment.old.wholeMilliseconds)", "new_ms": "\(adjustment.new.wholeMilliseconds)",
                 "cancellation_rate": "\(adjustment.cancellationRate)",
             ])

@@ -133,7 +133,8 @@ enum UpstreamPayload {
         for (i, s) in batch.sessions.enumerated() {
             if i > 0 { sessions += "," }
             sessions += "{\"id\":\(JSONText.string(s.id)),\"seq\":\(s.seq),\"label\":\(JSONText.string(s.label)),"
-            sessions += "\"started_ms\":\(s.startedAt),\"ended_ms\":\(JSONText.number(s.endedAt)),\"total_turns\":\(s.totalTurns)}"
+            sessions += "\"started_ms\":\(s.startedAt),\"ended_ms\":\(JSONText.number(s.endedAt)),\"total_turns\":\(s.totalTurns),"
+            sessions += "\"status\":\(JSONText.string(s.status))}"
         }
         var turns = "["
         turns.reserveCapacity(batch.turns.count * 400)

@@ -3,6 +3,12 @@ import VoiceCore
 /// Wall-clock times are whole milliseconds since the Unix epoch, in UTC.
 public typealias UnixMillis = Int64
 
+/// How a session stands: `open` while the daemon runs, `ended` after a clean stop, `crashed`
+/// when the next start found it still open (a crash, a kill, a power cut).
+public enum SessionStatus: String, Equatable, Sendable, CaseIterable {
+    case open, ended, crashed
+}
+
 /// A session row: one run of the daemon's conversation.
 public struct SessionRow: Equatable, Sendable {
     /// The row's UUID (lowercase text).
@@ -14,8 +20,12 @@ public struct SessionRow: Equatable, Sendable {
     public var startedAt: UnixMillis
     public var endedAt: UnixMillis?
     public var totalTurns: Int
+    /// A ``SessionStatus`` raw value.
+    public var status: String
 
-    public init(id: String, seq: Int64 = 0, label: String, startedAt: UnixMillis, endedAt: UnixMillis? = nil, totalTurns: Int = 0) {
+    public init(id: String, seq: Int64 = 0, label: String, startedAt: UnixMillis, endedAt: UnixMillis? = nil, totalTurns: Int = 0,
+                status: String = SessionStatus.open.rawValue) {
+        self.status = status
         self.id = id
         self.seq = seq
         self.label = label

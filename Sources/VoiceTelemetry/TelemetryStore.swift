@@ -31,7 +31,7 @@ public struct EvictionReport: Equatable, Sendable {
 public final class TelemetryStore {
     let db: SQLiteDatabase
     /// The schema version this code writes (`PRAGMA user_version`).
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
 
     private var nextSeq: Int64 = 1
     private let insertSession: SQLiteStatement
@@ -41,8 +41,9 @@ public final class TelemetryStore {
     private let setMetaStatement: SQLiteStatement
 
     static let insertSessionSQL = ("""
-        INSERT INTO sessions (seq, id, label, started_at, ended_at, total_turns) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, ended_at = excluded.ended_at, total_turns = excluded.total_turns
+        INSERT INTO sessions (seq, id, label, started_at, ended_at, total_turns, status) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, ended_at = excluded.ended_at, total_turns = excluded.total_turns,
+                                       status = excluded.status
         """)
     static let insertTurnSQL = ("""
         INSERT INTO turns (seq, id, session_id, turn_number, user_text, spoken_text, states, started_at, completed_at,
@@ -139,6 +140,11 @@ public final class TelemetryStore {
         );
         INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('synced_seq', 0);
         """,
+        // 2: how each session ended (open / ended / crashed).
+        """
+        ALTER TABLE sessions ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+        UPDATE sessions SET status = 'ended' WHERE ended_at IS NOT NULL;
+        """,
     ]
 
     private static func migrate(_ db: SQLiteDatabase) throws {
@@ -219,9 +225,33 @@ public final class TelemetryStore {
         let seq = takeSeq()
         try statement.run([
             .integer(seq), .text(session.id), .text(session.label), .integer(session.startedAt),
-            SQLiteValue(session.endedAt), .integer(Int64(session.totalTurns)),
+            SQLiteValue(session.endedAt), .integer(Int64(session.totalTurns)), .text(session.status),
         ])
         return seq
+    }
+
+    /// Closes every session still open, as `status`, at the last moment the store saw it alive
+    /// (its latest turn or sample, else its start). Each takes a new sequence number, so the end is
+    /// uploaded too. Call before opening a new session: the writer does at start.
+    @discardableResult
+    public func closeOpenSessions(status: SessionStatus) throws -> [SessionRow] {
+        try write { store in
+            let open = try store.db.prepare("""
+                SELECT s.id, s.label, s.started_at, s.total_turns,
+                       max(s.started_at,
+                           coalesce((SELECT max(coalesce(t.completed_at, t.started_at)) FROM turns t WHERE t.session_id = s.id), 0),
+                           coalesce((SELECT max(x.recorded_at) FROM telemetry x WHERE x.session_id = s.id), 0))
+                FROM sessions s WHERE s.ended_at IS NULL ORDER BY s.seq
+                """)
+            try open.bind([])
+            var rows: [SessionRow] = []
+            while try open.step() {
+                rows.append(SessionRow(id: open.text(0), label: open.text(1), startedAt: open.int64(2),
+                                       endedAt: open.int64(4), totalTurns: Int(open.int64(3)), status: status.rawValue))
+            }
+            for row in rows { try store.upsert(row) }
+            return rows
+        }
     }
 
     @discardableResult
@@ -366,13 +396,13 @@ public final class TelemetryStore {
             var last = after
 
             let sessions = try db.prepare("""
-                SELECT seq, id, label, started_at, ended_at, total_turns FROM sessions WHERE seq > ? AND seq <= ? ORDER BY seq
+                SELECT seq, id, label, started_at, ended_at, total_turns, status FROM sessions WHERE seq > ? AND seq <= ? ORDER BY seq
                 """)
             try sessions.bind(range)
             while try sessions.step() {
                 batch.sessions.append(SessionRow(
                     id: sessions.text(1), seq: sessions.int64(0), label: sessions.text(2), startedAt: sessions.int64(3),
-                    endedAt: sessions.optionalInt64(4), totalTurns: Int(sessions.int64(5))))
+                    endedAt: sessions.optionalInt64(4), totalTurns: Int(sessions.int64(5)), status: sessions.text(6)))
                 last = max(last, sessions.int64(0))
             }
             let turns = try db.prepare("""

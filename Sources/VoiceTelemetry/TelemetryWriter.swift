@@ -14,6 +14,12 @@ public struct TelemetryWriterConfiguration: Sendable, Equatable {
     public var sizeLimitBytes: Int64 = 64 << 20
     /// What a commit survives; see docs/telemetry.md for the measurement behind the default.
     public var durability: TelemetryDurability = .full
+    /// Turns, LLM calls, sessions and debounce changes of failed writes kept for the next attempt;
+    /// past this many the oldest are lost (and each is logged).
+    public var retryCapacity: Int = 4096
+    /// The wait before retrying a failed write; it doubles after each failure, up to `maxRetryInterval`.
+    public var retryInterval: Duration = .seconds(1)
+    public var maxRetryInterval: Duration = .seconds(30)
 
     public init(databasePath: String) { self.databasePath = databasePath }
 }
@@ -102,8 +108,48 @@ public struct TelemetryWriterStatistics: Sendable, Equatable {
     public var evictedSyncedRows = 0
     /// Samples never uploaded that the size bound removed.
     public var evictedUnsyncedSamples = 0
-    /// Transactions that failed (their events are lost, and logged).
+    /// Transactions that failed (their turns, calls and sessions are kept and retried).
     public var failedWrites = 0
+    /// Writes attempted again with events of an earlier failed write.
+    public var retriedWrites = 0
+    /// Events kept for a retry right now.
+    public var pendingRetry = 0
+    /// Turns, sessions and debounce changes lost: the retry queue overflowed, or the store still
+    /// failed at shutdown. Each loss is logged with its cause.
+    public var lostEvents = 0
+
+    /// The counters as `voicectl status` shows them, in order.
+    public var statusFields: [(String, Int)] {
+        [("committed_rows", committedRows), ("failed_writes", failedWrites), ("retried_writes", retriedWrites),
+         ("pending_retry", pendingRetry), ("lost_events", lostEvents), ("dropped_samples", droppedSamples)]
+    }
+}
+
+/// Events of failed writes, kept for the next attempt, oldest first; samples are not kept.
+struct RetryQueue {
+    let capacity: Int
+    private(set) var events: [TelemetryEvent] = []
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    var isEmpty: Bool { events.isEmpty }
+
+    /// Keeps the events that may not be dropped (in order, after those already kept); returns the
+    /// samples given up and the oldest kept events pushed out by the bound.
+    mutating func keep(_ failed: [TelemetryEvent]) -> (droppedSamples: Int, lost: [TelemetryEvent]) {
+        let kept = failed.filter { !$0.isDroppable }
+        events += kept
+        let overflow = max(0, events.count - capacity)
+        let lost = Array(events.prefix(overflow))
+        events.removeFirst(overflow)
+        return (failed.count - kept.count, lost)
+    }
+
+    /// Takes everything kept (for an attempt).
+    mutating func take() -> [TelemetryEvent] {
+        defer { events = [] }
+        return events
+    }
 }
 
 /// The writer service of the on-device store, and the daemon's ``TelemetrySink``.
@@ -143,6 +189,12 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
     private let onCommit: (@Sendable (TelemetryCommit) -> Void)?
     private var openSessions: [String: SessionRow] = [:]
     private var durability: DurabilityTimer?
+    private var retry: RetryQueue
+    /// When the next retry is due (writer thread, times since it started), and the wait after it.
+    private var retryDeadline: Duration?
+    private var retryDelay: Duration
+    /// Sees each write attempt's outcome on the writer thread (tests wait on it).
+    var attemptObserver: (@Sendable (_ succeeded: Bool) -> Void)?
 
     /// Opens (or creates) the store. `origin` is the wall-clock time of the daemon clock's
     /// origin: a row's time is `origin + instant.sinceOrigin`. `onCommit` runs on the writer
@@ -159,6 +211,15 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             originMillis: Int64((origin.timeIntervalSince1970 * 1000).rounded()),
             makeID: { UUID().uuidString.lowercased() })
         if case .normal(let interval) = configuration.durability { durability = DurabilityTimer(interval: interval) }
+        retry = RetryQueue(capacity: configuration.retryCapacity)
+        retryDelay = configuration.retryInterval
+        // Sessions a previous run left open (a crash, a power cut) are closed now, before this run
+        // opens its own: at the last moment the store saw them alive, as `crashed`.
+        for closed in try store.closeOpenSessions(status: .crashed) {
+            logger.warning("the previous session did not end cleanly; recorded as crashed", metadata: [
+                "session": "\(closed.label)", "turns": "\(closed.totalTurns)",
+            ])
+        }
     }
 
     /// The counters so far.
@@ -228,7 +289,7 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
         let clock = ContinuousClock()
         let start = clock.now
         while true {
-            if let deadline = durability?.deadline {
+            if let deadline = [durability?.deadline, retryDeadline].compactMap({ $0 }).min() {
                 let remaining = deadline - (clock.now - start)
                 let nanoseconds = max(0, remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000)
                 _ = wake.wait(timeout: .now() + .nanoseconds(Int(min(nanoseconds, Int64(Int.max)))))
@@ -239,9 +300,23 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
                 let drained = inbox.queue.drain()
                 return (drained.events, drained.dropped, inbox.stopping)
             }
-            if !events.isEmpty || dropped > 0 {
-                write(events, dropped: dropped)
-                durability?.committed(at: clock.now - start)
+            let retryDue = retryDeadline.map { clock.now - start >= $0 } ?? false
+            if !events.isEmpty || dropped > 0 || retryDue || (stopping && !retry.isEmpty) {
+                // Kept events first: they are older, and a session must be written before its turns.
+                let retrying = !retry.isEmpty
+                let batch = retry.take() + events
+                if retrying { stats.withLock { $0.retriedWrites += 1 } }
+                if write(batch, dropped: dropped) {
+                    durability?.committed(at: clock.now - start)
+                    retryDeadline = nil
+                    retryDelay = configuration.retryInterval
+                } else if stopping {
+                    lose(retry.take(), cause: "the store still fails at shutdown")
+                } else {
+                    retryDeadline = clock.now - start + retryDelay
+                    retryDelay = min(retryDelay * 2, configuration.maxRetryInterval)
+                }
+                stats.withLock { $0.pendingRetry = retry.events.count }
             }
             if let timer = durability, timer.isDue(at: clock.now - start) || (stopping && timer.deadline != nil) {
                 makeDurable()
@@ -267,7 +342,9 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
         }
     }
 
-    private func write(_ events: [TelemetryEvent], dropped: Int) {
+    /// Writes `events` in one transaction; false when it failed (what may not be dropped is then kept in `retry`).
+    @discardableResult
+    private func write(_ events: [TelemetryEvent], dropped: Int) -> Bool {
         var commit = TelemetryCommit()
         let sessionsBefore = openSessions
         do {
@@ -283,14 +360,18 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             }
         } catch {
             openSessions = sessionsBefore
+            let (samples, lost) = retry.keep(events)
             stats.withLock {
                 $0.failedWrites += 1
-                $0.droppedSamples += dropped
+                $0.droppedSamples += dropped + samples
             }
-            logger.error("telemetry write failed; its events are lost", metadata: [
-                "error": "\(error)", "events": "\(events.count)",
+            logger.warning("telemetry write failed; turns and sessions kept for a retry, samples dropped", metadata: [
+                "error": "\(error)", "events": "\(events.count)", "kept": "\(retry.events.count)",
+                "dropped_samples": "\(dropped + samples)",
             ])
-            return
+            lose(lost, cause: "the retry queue is full (\(configuration.retryCapacity) events) and the store fails: \(error)")
+            attemptObserver?(false)
+            return false
         }
         stats.withLock {
             $0.committedRows += commit.count
@@ -300,7 +381,35 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             logger.warning("telemetry queue full; samples dropped", metadata: ["dropped": "\(dropped)"])
         }
         onCommit?(commit)
+        attemptObserver?(true)
         enforceSizeLimit()
+        return true
+    }
+
+    /// Gives up events that may not be dropped: each loss is counted and logged with its cause.
+    private func lose(_ events: [TelemetryEvent], cause: String) {
+        guard !events.isEmpty else { return }
+        stats.withLock { $0.lostEvents += events.count }
+        for event in events {
+            var metadata: Logger.Metadata = ["cause": "\(cause)"]
+            let what: String
+            switch event {
+            case .turn(let record, let session):
+                what = "turn"
+                metadata["session"] = "\(session)"
+                metadata["turn"] = "\(record.turn)"
+                metadata["llm_calls"] = "\(record.llmCalls.count)"
+            case .sessionStarted(let session, _), .sessionEnded(let session, _):
+                what = "session"
+                metadata["session"] = "\(session)"
+            case .debounce(_, let session, _):
+                what = "debounce change"
+                metadata["session"] = "\(session ?? "-")"
+            case .snapshot, .sample:
+                what = "sample"
+            }
+            logger.error("telemetry lost a \(what)", metadata: metadata)
+        }
     }
 
     private func enforceSizeLimit() {
@@ -344,6 +453,7 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             // A second start of an open label ends the old session first.
             if var old = openSessions.removeValue(forKey: label) {
                 old.endedAt = builder.wall(instant)
+                old.status = SessionStatus.ended.rawValue
                 try store.upsert(old)
             }
             let row = session(label, startingAt: instant)
@@ -352,6 +462,7 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
         case .sessionEnded(let label, let instant):
             guard var row = openSessions.removeValue(forKey: label) else { return }
             row.endedAt = builder.wall(instant)
+            row.status = SessionStatus.ended.rawValue
             try store.upsert(row)
             commit.sessions.append(row.id)
         case .turn(let record, let label):

@@ -58,6 +58,7 @@ public final class ScenarioRunner {
     private var turns: [TurnRecord] = []
     private var checker = InvariantChecker()
     private var liveCalls: [Int: Int] = [:]   // call → turn, while running
+    private var callTurns: [Int: Int] = [:]   // call → turn, every call
     private var audioStarted: Set<Int> = []
 
     public init(scenario: Scenario) {
@@ -153,10 +154,12 @@ public final class ScenarioRunner {
             ])
         case .startLLM(let request):
             liveCalls[request.call] = request.turn
+            callTurns[request.call] = request.turn
             add("llm_start", turn: request.turn, [("call", .int(Int64(request.call)))])
         case .cancelLLM(let call, let reason):
-            let turn = liveCalls.removeValue(forKey: call)
-            add("llm_cancel", turn: turn, [("call", .int(Int64(call))), ("reason", .string(reason))])
+            // Also for a call that had finished: its reply is discarded all the same.
+            liveCalls.removeValue(forKey: call)
+            add("llm_cancel", turn: callTurns[call], [("call", .int(Int64(call))), ("reason", .string(reason))])
         case .startTTS(let request):
             add("tts_start", turn: request.turn, [("text", .string(request.text)), ("voice", .string(request.voice.rawValue))])
         case .play(let chunk):
@@ -165,7 +168,8 @@ public final class ScenarioRunner {
             add("audio_drop", turn: turn)
         case .turnFinished(let record):
             turns.append(record)
-            add("turn_end", turn: record.turn, [("status", .string(record.status.rawValue))])
+            add("turn_end", turn: record.turn, [("status", .string(record.status.rawValue)),
+                                                ("cause", record.cause.map { .string($0.rawValue) } ?? .null)])
         case .debounceAdjusted(let adjustment):
             add("debounce", turn: nil, [
                 ("old_ms", .int(adjustment.old.wholeMilliseconds)), ("new_ms", .int(adjustment.new.wholeMilliseconds)),

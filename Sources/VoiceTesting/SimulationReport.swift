@@ -29,6 +29,7 @@ extension SimulationResult {
             ("user_text", .string(record.userText)),
             ("spoken_text", .string(record.spokenText)),
             ("status", .string(record.status.rawValue)),
+            ("cause", record.cause.map { .string($0.rawValue) } ?? .null),
             ("interrupted", .bool(record.interrupted)),
             ("started_ms", .int(record.startedAt.milliseconds)),
             ("ended_ms", ms(record.endedAt?.milliseconds)),
@@ -85,7 +86,7 @@ extension SimulationResult {
             case "tts_fail": detail = "TTS failed: \(s("error"))"
             case "audio_start": detail = "♪ first audio"
             case "audio_drop": detail = "■ playback dropped"
-            case "turn_end": detail = "turn ends: \(s("status"))"
+            case "turn_end": detail = "turn ends: \(s("status")) (\(s("cause")))"
             case "debounce": detail = "debounce \(s("old_ms")) → \(s("new_ms")) ms (cancellation rate \(s("cancellation_rate")))"
             default: detail = entry.event
             }

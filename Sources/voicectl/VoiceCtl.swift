@@ -94,6 +94,10 @@ struct Status: ParsableCommand {
                 let ratio = { if case .double(let d)? = ring["fill_ratio"] { Int(d * 100) } else { 0 } }()
                 lines.append("ring buffer  \(ratio)% full, \(text(ring["dropped_samples"])) samples dropped in \(text(ring["overflows"])) overflows")
             }
+            if case .object(let store)? = r["telemetry"], !store.isEmpty {
+                lines.append("telemetry    \(text(r["telemetry"]?["failed_writes"])) failed writes, \(text(r["telemetry"]?["retried_writes"])) retried, "
+                             + "\(text(r["telemetry"]?["pending_retry"])) waiting, \(text(r["telemetry"]?["lost_events"])) lost")
+            }
             if case .array(let transitions)? = r["transitions"], !transitions.isEmpty {
                 lines.append("last transitions:")
                 for t in transitions {

@@ -152,6 +152,13 @@ final class DaemonHarness {
 
     var daemonPID: Int32? { daemon.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
 
+    /// Kills the daemon with SIGKILL, as a crash or the OOM killer would.
+    func killDaemon() {
+        guard let daemon, daemon.isRunning else { return }
+        kill(daemon.processIdentifier, SIGKILL)
+        daemon.waitUntilExit()
+    }
+
     var daemonExitStatus: Int32? { daemon.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
 
     var log: String { (try? String(contentsOfFile: directory + "/voiced.log", encoding: .utf8)) ?? "" }

@@ -15,6 +15,10 @@ import VoiceTesting
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
         #expect(object?["state"] as? String == "idle")
         #expect((object?["ring_buffer"] as? [String: Any])?["capacity"] as? Int == 160_000)
+        // The telemetry writer's retries and losses (docs/telemetry.md).
+        #expect(text.stdout.contains("telemetry    0 failed writes, 0 retried, 0 waiting, 0 lost"))
+        let store = object?["telemetry"] as? [String: Any]
+        #expect(store?["lost_events"] as? Int == 0 && store?["retried_writes"] as? Int == 0)
     }
 
     @Test func settingsAreValidatedAppliedAndSurviveARestart() throws {
