@@ -191,6 +191,8 @@ public struct TurnController {
         var llmFailure: String?
         var ttsFailed = false
         var apologising = false
+        /// Speech woke the speaker (always listening), not the button.
+        var wokeBySpeech = false
         var committedDebounceMs: Int64 = 0
         var latencies = TurnLatencies()
 
@@ -294,6 +296,7 @@ public struct TurnController {
             guard settings.alwaysListening, Self.isNewSpeech(event) else { return }
             stopNotice()
             beginTurn()
+            turn?.wokeBySpeech = true
             go(.listening, .speechStarted)
             listen(event)
         case .listening:
@@ -351,7 +354,9 @@ public struct TurnController {
     private mutating func listen(_ event: SpeechEvent) {
         defer { refineCancellation() }
         if Self.isNewSpeech(event) {
-            ensureTurnID()
+            // A turn gets its number with its first words: a start of speech that brings none
+            // (noise, an empty final) spends no number.
+            if event != .speechStarted { ensureTurnID() }
             cancelTimer(.listenTimeout)
             cancelTimer(.followUp)
         }
@@ -375,6 +380,13 @@ public struct TurnController {
             if settings.speculation == .atFinal { restartCall() }
         case .speechEnded:
             markSpeechEnd()
+            if turn?.wokeBySpeech == true, turn?.id == nil, buffer.textIncludingPartial.isEmpty {
+                // Speech woke the speaker and ended without a word: nothing to wait for.
+                turn = nil
+                cancelTimer(.debounce)
+                go(.idle, .nothingHeard)
+                return
+            }
             if !(timers[.debounce]?.isRunning ?? false) {
                 startTimer(.listenTimeout, after: settings.listenTimeout)
             }

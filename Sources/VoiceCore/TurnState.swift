@@ -33,6 +33,9 @@ public enum TransitionCause: String, Codable, Sendable, CaseIterable, CustomStri
     case llmFailed = "llm_failed"
     case nothingToSay = "nothing_to_say"
     case listenTimeout = "listen_timeout"
+    /// Speech woke the speaker (always listening) but ended without a word: noise, a cough, an
+    /// empty final. Back to IDLE at once; no turn number is spent.
+    case nothingHeard = "nothing_heard"
     case muted = "muted"
     case offline = "offline"
     case shutdown = "shutdown"

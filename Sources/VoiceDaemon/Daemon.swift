@@ -550,6 +550,10 @@ public final class Daemon: Sendable {
                 if event.from == .idle && event.to == .listening && earcons.load(ordering: .relaxed) {
                     playback.output.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: Earcon.wake.samples()))
                 }
+                // A wake that heard nothing says that listening has ended.
+                if event.to == .idle && event.cause == .listenTimeout && earcons.load(ordering: .relaxed) {
+                    playback.output.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: Earcon.listenEnded.samples()))
+                }
                 if event.to == .speculative { stt.finalize() }
             case .turnFinished(let record):
                 telemetry.turnFinished(record, sessionID: sessionID)

@@ -290,6 +290,37 @@ import VoiceSupport
         #expect(r.turns.count == 1)
     }
 
+    /// Noise, a cough, an empty final: speech that brings no word neither keeps the speaker
+    /// listening in silence nor spends a turn number.
+    @Test(arguments: ["", "   "])
+    func speechWithoutWordsGoesBackToIdleAtOnceAndSpendsNoTurnNumber(emptyFinal: String) throws {
+        var script = Script { $0.settings.alwaysListening = true }
+        script.speechStart(100)
+        script.final(600, emptyFinal)
+        script.speechEnd(600)
+        script.say(3000, 4200, "Hello there")
+        let r = script.run()
+        #expect(r.transitions.prefix(2) == [[.idle, .listening], [.listening, .idle]])
+        #expect(r.entries("state").dropFirst().first?.field("cause") == .string("nothing_heard"))
+        #expect(r.time(entering: .idle) == 600, "back to IDLE at the speech's end, not after listen_timeout")
+        let turn = try #require(r.turns.first)
+        #expect(r.turns.count == 1)
+        #expect(turn.turn == 1, "the empty wake spent no number")
+        #expect(turn.userText == "Hello there")
+    }
+
+    @Test func aButtonWakeStillWaitsForTheListenTimeout() {
+        var script = Script()
+        script.button(0)
+        script.speechStart(100)
+        script.final(600, "")
+        script.speechEnd(600)
+        let r = script.run()
+        #expect(r.transitions == [[.idle, .listening], [.listening, .idle]])
+        #expect(r.entries("state").last?.field("cause") == .string("listen_timeout"))
+        #expect(r.turns.isEmpty)
+    }
+
     @Test func speechWhileIdleIsIgnoredWithoutAlwaysListening() {
         var script = Script()
         script.say(100, 1300, "Hello there")
