@@ -165,6 +165,9 @@ public struct TurnController {
         var finishedAt: VoiceInstant?
         /// Counted in what was spoken (false for a sentence whose primary TTS failed and was redone).
         var counts = true
+        /// The apology after a failure: spoken and recorded, but never part of the conversation
+        /// history the LLM sees (it is not the assistant's answer).
+        var isApology = false
         var hasEnded: Bool { ttsDone && (samples == 0 || finishedAt != nil) }
     }
 
@@ -605,7 +608,7 @@ public struct TurnController {
         let request = TTSRequest(id: nextTTSID, turn: turnID, segment: turn!.segments.count, text: text,
                                  voice: turn!.sentenceVoice, call: turn!.apologising ? nil : turn!.call?.id)
         nextTTSID += 1
-        turn!.segments.append(Segment(text: text, voice: request.voice))
+        turn!.segments.append(Segment(text: text, voice: request.voice, isApology: turn!.apologising))
         turn!.tts = request
         emit(.startTTS(request))
     }
@@ -735,10 +738,10 @@ public struct TurnController {
     }
 
     /// What was actually played of the answer until now.
-    private func spokenText() -> String {
+    private func spokenText(answerOnly: Bool = false) -> String {
         guard let turn else { return "" }
         var parts: [String] = []
-        for segment in turn.segments where segment.counts {
+        for segment in turn.segments where segment.counts && !(answerOnly && segment.isApology) {
             if segment.finishedAt != nil {
                 parts.append(segment.text)
             } else if let started = segment.startedAt, segment.samples > 0 {
@@ -792,7 +795,11 @@ public struct TurnController {
                 debounce: .milliseconds(current.committedDebounceMs))
             if let adjustment = adaptive.recordCompletion() { emit(.debounceAdjusted(adjustment)) }
         }
-        if status != .llmFailed, status != .aborted { history.append(user: userText, assistant: spoken) }
+        // The history holds what the assistant answered: never an apology or a notice.
+        // A turn whose LLM call failed has no answer, even if its apology was cut short.
+        if status != .llmFailed, status != .aborted, current.llmFailure == nil {
+            history.append(user: userText, assistant: spokenText(answerOnly: true))
+        }
 
         if interrupted {
             go(.listening, cause)

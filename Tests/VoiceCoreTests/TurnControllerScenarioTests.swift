@@ -234,6 +234,21 @@ import VoiceSupport
         #expect(r.entries("state").last?.field("cause") == .string("llm_failed"))
     }
 
+    /// The apology is the speaker's notice, not the assistant's answer: cut short by the user,
+    /// it still never enters the conversation the LLM sees next.
+    @Test func anInterruptedApologyNeverEntersTheHistory() throws {
+        var script = question { $0.llm.failingCalls = [1]; $0.llm.replies = ["Yes, I am here."] }
+        script.button(2600)  // mid-apology (it starts at about 2130)
+        script.say(4000, 5000, "Are you there?")
+        let r = script.run()
+        #expect(r.turns.first?.interrupted == true)
+        #expect(r.turns.first?.spokenText.isEmpty == false, "the apology was partly spoken")
+        let messages = try #require(r.llmRequests.last).messages
+        #expect(r.llmRequests.count == 2)
+        #expect(!messages.contains { $0.role == .assistant }, "no assistant turn: the LLM never answered")
+        #expect(!messages.contains { $0.content.contains(TurnSettings().apology.prefix(10)) })
+    }
+
     @Test func llmFailureBeforeTheCommitWaitsForTheCommitToApologise() throws {
         let r = question { $0.llm.failingCalls = [1]; $0.llm.timeToFirstToken = .milliseconds(50) }.run()
         #expect(r.times("llm_fail") == [1750])
