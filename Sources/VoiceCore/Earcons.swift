@@ -7,6 +7,8 @@ public enum Earcon: String, CaseIterable, Sendable, Codable {
     case error
     /// No network: three low, equal beeps (E4).
     case offline
+    /// The answer is on its way (COMMITTED and still silent): one soft, short note (A4).
+    case wait
     /// Listening ended with nothing heard: the wake's two notes falling (A5 then E5), softer.
     case listenEnded = "listen_ended"
 
@@ -29,6 +31,8 @@ public enum Earcon: String, CaseIterable, Sendable, Codable {
         case .error:
             return [Note(frequency: 440, duration: .milliseconds(150), gap: .milliseconds(30), decay: 2),
                     Note(frequency: 311.13, duration: .milliseconds(200), gap: .zero, decay: 2)]
+        case .wait:
+            return [Note(frequency: 440, duration: .milliseconds(120), gap: .zero, decay: 12)]
         case .listenEnded:
             return [Note(frequency: 880, duration: .milliseconds(90), gap: .milliseconds(20), decay: 8),
                     Note(frequency: 659.26, duration: .milliseconds(150), gap: .zero, decay: 10)]

@@ -10,6 +10,10 @@ public enum TurnTimer: String, Sendable, CaseIterable {
     case listenTimeout
     /// The follow-up window after a completed turn.
     case followUp
+    /// COMMITTED with no audio yet for this long: a short cue that the answer is coming.
+    case waitCue
+    /// COMMITTED with no audio yet for this long: give up on the answer and apologise.
+    case stallBudget
 }
 
 /// Everything the controller reacts to.
@@ -45,6 +49,8 @@ public enum TurnAction: Equatable, Sendable {
     case endSegment(turn: Int, segment: Int)
     /// Silence playback at once and discard what is queued.
     case dropPlayback(turn: Int)
+    /// Play a short earcon now (the wait cue): never words, never the answer.
+    case cue(Earcon)
     case setIndicator(IndicatorState)
     case schedule(TurnTimer, DebounceTimer.Ticket)
     case transitioned(TransitionEvent)
@@ -415,6 +421,10 @@ public struct TurnController {
         case (.followUp, .listening) where buffer.isEmpty:
             turn = nil
             go(.idle, .followUpElapsed)
+        case (.waitCue, .committed) where turn?.audioStarted == false:
+            emit(.cue(.wait))
+        case (.stallBudget, .committed):
+            stalled()
         default:
             break
         }
@@ -446,6 +456,33 @@ public struct TurnController {
         releaseHeldAudio()
         pumpTTS()
         finishIfDone()
+        if state == .committed, turn?.audioStarted == false {
+            if settings.waitCue > .zero { startTimer(.waitCue, after: settings.waitCue) }
+            startTimer(.stallBudget, after: settings.stallBudget)
+        }
+    }
+
+    /// COMMITTED and still silent after the stall budget: the LLM (or the voice) stalled. The
+    /// user is told at once rather than after the providers' own timeouts.
+    private mutating func stalled() {
+        guard let current = turn, !current.audioStarted, !current.apologising else { return }
+        let budget = settings.stallBudget.wholeMilliseconds
+        if let call = current.call, !call.done, call.failure == nil {
+            emit(.cancelLLM(call: call.id, reason: "stall_budget"))
+            let at = now
+            updateCallRecord(call.id) {
+                $0.status = .failed
+                $0.reason = "stall_budget"
+                if $0.endedAt == nil { $0.endedAt = at }
+            }
+            turn?.call?.done = true
+            turn?.call?.failure = "no answer within \(budget) ms"
+        }
+        logger.warning("no audio within the stall budget; apologising", metadata: [
+            "event": "provider_error", "turn": "\(current.id ?? 0)", "stall_budget_ms": "\(budget)",
+        ])
+        discardAnswer()
+        apologise(after: "no audio within the stall budget of \(budget) ms")
     }
 
     // MARK: - LLM
@@ -699,6 +736,8 @@ public struct TurnController {
         guard turn != nil else { return }
         if !turn!.audioStarted {
             turn!.audioStarted = true
+            cancelTimer(.waitCue)
+            cancelTimer(.stallBudget)
             turn!.latencies.speechEndToFirstAudioMs = ms(since: turn!.speechEnd, to: now)
             go(.speaking, .firstAudio)
         }
@@ -780,6 +819,8 @@ public struct TurnController {
         try? buffer.clear()
         cancelTimer(.commitHold)
         cancelTimer(.debounce)
+        cancelTimer(.waitCue)
+        cancelTimer(.stallBudget)
         let followUp = !interrupted && settings.followUp > .zero && status != .llmFailed && status != .aborted
         var record = TurnRecord(
             turn: current.id ?? 0, userText: userText, spokenText: spoken, states: current.states,

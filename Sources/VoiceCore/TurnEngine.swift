@@ -89,6 +89,8 @@ public final class TurnEngine: @unchecked Sendable {
             playback.endSegment(turn: turn, segment: segment)
         case .dropPlayback:
             playback.drop()
+        case .cue(let earcon):
+            playback.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: earcon.samples()))
         case .setIndicator(let state):
             indicator.show(state)
         case .schedule(let timer, let ticket):

@@ -26,6 +26,12 @@ public struct TurnSettings: Equatable, Sendable {
     public var followUp: Duration = .zero
     /// A wake with no speech at all goes back to IDLE after this long.
     public var listenTimeout: Duration = .seconds(8)
+    /// COMMITTED and still silent this long: a short earcon tells the user the answer is coming
+    /// (zero: no cue). First audio normally comes well inside a second of the commit.
+    public var waitCue: Duration = .milliseconds(2000)
+    /// COMMITTED and still silent this long: the answer is given up and the apology spoken,
+    /// instead of waiting out the providers' own timeouts.
+    public var stallBudget: Duration = .milliseconds(7000)
     /// Words that mark a correction.
     public var correctionMarkers = CancellationDetector.defaultMarkers
     /// The system prompt of every LLM call.

@@ -166,6 +166,8 @@ public final class ScenarioRunner {
             if chunk.turn != 0, audioStarted.insert(chunk.turn).inserted { add("audio_start", turn: chunk.turn) }
         case .dropPlayback(let turn):
             add("audio_drop", turn: turn)
+        case .cue(let earcon):
+            add("cue", turn: engine.controller.currentTurnID, [("earcon", .string(earcon.rawValue))])
         case .turnFinished(let record):
             turns.append(record)
             add("turn_end", turn: record.turn, [("status", .string(record.status.rawValue)),

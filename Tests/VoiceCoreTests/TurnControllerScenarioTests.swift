@@ -249,6 +249,38 @@ import VoiceSupport
         #expect(!messages.contains { $0.content.contains(TurnSettings().apology.prefix(10)) })
     }
 
+    /// A stalled LLM: a short cue 2 s after the commit, the apology at the 7 s stall budget,
+    /// never the providers' own 10 s timeouts; nothing of the stalled call is ever said.
+    @Test func aStalledAnswerGetsAnEarlyCueThenTheApologyAtTheBudget() throws {
+        let r = question { $0.llm.timeToFirstToken = .seconds(30) }.run()
+        #expect(r.time(entering: .committed) == 1900)
+        #expect(r.times("cue") == [3900])
+        #expect(r.entries("cue").first.flatMap { r.string($0, "earcon") } == "wait")
+        #expect(r.times("llm_cancel") == [8900])
+        #expect(r.entries("tts_start").map { r.string($0, "voice") } == ["fallback"])
+        #expect(r.spokenTexts == [TurnSettings().apology])
+        #expect(r.times("audio_start").first.map { $0 >= 8900 } == true)
+        let turn = try #require(r.turns.first)
+        #expect(turn.status == .llmFailed)
+        #expect(turn.llmCalls.map(\.status) == [.failed])
+        #expect(turn.llmCalls.first?.reason == "stall_budget")
+    }
+
+    @Test func theStallBudgetAndTheCueAreSettings() throws {
+        let r = question {
+            $0.llm.timeToFirstToken = .seconds(30)
+            $0.settings.waitCue = .zero
+            $0.settings.stallBudget = .milliseconds(3000)
+        }.run()
+        #expect(r.times("cue").isEmpty, "a zero cue delay means no cue")
+        #expect(r.times("llm_cancel") == [4900])
+    }
+
+    @Test func aPromptAnswerHasNoCue() {
+        let r = question().run()
+        #expect(r.times("cue").isEmpty)
+    }
+
     @Test func llmFailureBeforeTheCommitWaitsForTheCommitToApologise() throws {
         let r = question { $0.llm.failingCalls = [1]; $0.llm.timeToFirstToken = .milliseconds(50) }.run()
         #expect(r.times("llm_fail") == [1750])
