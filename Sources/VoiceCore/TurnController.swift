@@ -641,6 +641,7 @@ public struct TurnController {
     private mutating func pumpTTS(force: Bool = false) {
         guard force || state == .committed || state == .speaking else { return }
         guard turn != nil, turn!.tts == nil, !turn!.sentences.isEmpty, let turnID = turn!.id else { return }
+        if !turn!.apologising, reachedAnswerCap() { return }
         let text = turn!.sentences.removeFirst()
         let request = TTSRequest(id: nextTTSID, turn: turnID, segment: turn!.segments.count, text: text,
                                  voice: turn!.sentenceVoice, call: turn!.apologising ? nil : turn!.call?.id)
@@ -648,6 +649,31 @@ public struct TurnController {
         turn!.segments.append(Segment(text: text, voice: request.voice, isApology: turn!.apologising))
         turn!.tts = request
         emit(.startTTS(request))
+    }
+
+    /// Whether the answer has been spoken for `max_answer` already: then no further sentence is
+    /// started, the LLM call is stopped (a server may ignore max_tokens) and the turn ends when
+    /// the sentence under way has played.
+    private mutating func reachedAnswerCap() -> Bool {
+        guard let current = turn else { return false }
+        let spoken = PlaybackChunk.duration(ofSamples: current.segments.reduce(0) { $0 + $1.samples })
+        guard spoken >= settings.maxAnswer else { return false }
+        turn?.sentences = []
+        if let call = current.call, !call.done {
+            emit(.cancelLLM(call: call.id, reason: "answer_cap"))
+            let at = now
+            updateCallRecord(call.id) {
+                $0.reason = "answer_cap"
+                $0.tokens = max($0.tokens, call.tokens)
+                if $0.endedAt == nil { $0.endedAt = at }
+                $0.status = .completed
+            }
+            turn?.call?.done = true
+        }
+        logger.notice("the answer reached its spoken-length cap; the rest is not said", metadata: [
+            "turn": "\(current.id ?? 0)", "max_answer_s": "\(settings.maxAnswer.wholeMilliseconds / 1000)",
+        ])
+        return true
     }
 
     private mutating func onNotice(_ request: TTSRequest, _ event: TTSEvent) {

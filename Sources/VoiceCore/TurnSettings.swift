@@ -32,6 +32,9 @@ public struct TurnSettings: Equatable, Sendable {
     /// COMMITTED and still silent this long: the answer is given up and the apology spoken,
     /// instead of waiting out the providers' own timeouts.
     public var stallBudget: Duration = .milliseconds(7000)
+    /// The longest answer spoken: past it no new sentence starts and the LLM call is stopped
+    /// (with `max_tokens`, which a server may ignore, this bounds what the speaker says).
+    public var maxAnswer: Duration = .seconds(60)
     /// Words that mark a correction.
     public var correctionMarkers = CancellationDetector.defaultMarkers
     /// The system prompt of every LLM call.

@@ -276,6 +276,22 @@ import VoiceSupport
         #expect(r.times("llm_cancel") == [4900])
     }
 
+    /// A server that ignores max_tokens cannot make the speaker talk on: past `max_answer` no new
+    /// sentence starts and the call is stopped.
+    @Test func theSpokenLengthOfAnAnswerIsCapped() throws {
+        let long = (1...20).map { "Sentence number \($0) is here." }.joined(separator: " ")
+        let r = question {
+            $0.llm.replies = [long]
+            $0.settings.maxAnswer = .seconds(3)
+        }.run()
+        #expect(r.spokenTexts == ["Sentence number 1 is here.", "Sentence number 2 is here."])
+        let turn = try #require(r.turns.first)
+        #expect(turn.status == .completed)
+        #expect(turn.spokenText == "Sentence number 1 is here. Sentence number 2 is here.")
+        #expect(turn.llmCalls.first?.reason == "answer_cap")
+        #expect(r.transitions.last == [.speaking, .idle])
+    }
+
     @Test func aPromptAnswerHasNoCue() {
         let r = question().run()
         #expect(r.times("cue").isEmpty)
