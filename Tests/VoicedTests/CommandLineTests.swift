@@ -104,6 +104,14 @@ struct VoicedBinary {
         #expect(turns?.first?["status"] as? String == "interrupted")
     }
 
+    @Test func aScenarioWithATrailingCommaExitsWith64AndNamesLineAndColumn() throws {
+        let path = try VoicedBinary.temporaryFile("{\n  \"events\": [\n    {\"at_ms\": 0, \"type\": \"button\"},\n  ]\n}\n", suffix: ".json")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = try VoicedBinary.run(["simulate", path])
+        #expect(out.status == 64)
+        #expect(out.stderr.contains("not valid JSON: line 4, column 3: a trailing comma before ']'"), "got: \(out.stderr)")
+    }
+
     @Test func aBadScenarioExitsWith64AndSaysWhy() throws {
         let path = try VoicedBinary.temporaryFile(#"{"events": [{"at_ms": 0, "type": "shout"}]}"#, suffix: ".json")
         defer { try? FileManager.default.removeItem(atPath: path) }
