@@ -77,6 +77,9 @@ import Testing
         ("x = 99999999999999999999", 1, "not a valid number"),
         ("x = 1e999", 1, "not a valid number"),
         ("x = infinity", 1, "not a value"),
+        ("x = \"a\u{0}b\"", 1, "control character in a string must be escaped (\\u0000)"),
+        ("x = 'a\u{1B}b'", 1, "control character in a string must be escaped (\\u001B)"),
+        ("\nx = \"\"\"a\u{7F}\"\"\"", 2, "control character in a string must be escaped (\\u007F)"),
         ("\n\nx = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", 3, "nested more than 32 deep"),
     ]
 

@@ -287,8 +287,18 @@ public enum TOMLParser {
                 guard let c = peek, c != "\n" else { throw fail("the string is not closed with '\"'") }
                 advance()
                 if c == "\"" { return out }
-                if c == "\\" { out.unicodeScalars.append(try escape()) } else { out.unicodeScalars.append(c) }
+                if c == "\\" { out.unicodeScalars.append(try escape()) } else { out.unicodeScalars.append(try plain(c)) }
             }
+        }
+
+        /// A character written as itself in a string: TOML requires control characters (but tab,
+        /// and newlines in multi-line strings) to be escaped.
+        func plain(_ c: Unicode.Scalar, multiline: Bool = false) throws(TOMLSyntaxError) -> Unicode.Scalar {
+            if (c.value < 0x20 && c != "\t" && !(multiline && (c == "\n" || c == "\r"))) || c.value == 0x7F {
+                let hex = String(c.value, radix: 16, uppercase: true)
+                throw fail("a control character in a string must be escaped (\\u" + String(repeating: "0", count: 4 - hex.count) + hex + ")")
+            }
+            return c
         }
 
         mutating func multilineString() throws(TOMLSyntaxError) -> String {
@@ -309,7 +319,7 @@ public enum TOMLParser {
                         out.unicodeScalars.append(try escape())
                     }
                 } else {
-                    out.unicodeScalars.append(c)
+                    out.unicodeScalars.append(try plain(c, multiline: true))
                 }
             }
         }
@@ -321,7 +331,7 @@ public enum TOMLParser {
                 guard let c = peek, c != "\n" else { throw fail("the string is not closed with \"'\"") }
                 advance()
                 if c == "'" { return out }
-                out.unicodeScalars.append(c)
+                out.unicodeScalars.append(try plain(c))
             }
         }
 
