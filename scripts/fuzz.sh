@@ -58,6 +58,11 @@ extra_sources() {
 build() {
   local t=$1
   [ -f "Tests/Fuzz/$t/main.swift" ] || { echo "fuzz: no target '$t' (targets: ${targets[*]})" >&2; exit 2; }
+  # Two runs side by side (scripts/fuzz.sh a 600 & scripts/fuzz.sh b 600) share the libraries:
+  # one builds them while the other waits.
+  mkdir -p "$out"
+  exec {lock}>"$out/.build-lock"
+  flock "$lock"
   module Logging .build/checkouts/swift-log/Sources/Logging
   module VoiceCore Sources/VoiceCore
   module VoiceSupport Sources/VoiceSupport
@@ -66,10 +71,12 @@ build() {
   sources="Tests/Fuzz/$t/main.swift $(extra_sources "$t")"
   [ "$t" = scenario ] && sources="$sources $(find Sources/VoiceTesting -name '*.swift' | sort | tr '\n' ' ')"
   mkdir -p "$out/$t/corpus"
-  if [ -f "$exe" ] && [ -z "$(find $sources "$out/lib" -newer "$exe" | head -1)" ]; then return; fi
-  echo "fuzz: building $t"
-  swiftc "${flags[@]}" -module-name "Fuzz_$t" -I "$out/modules" $sources -L "$out/lib" -lVoiceSupport -lVoiceCore -lLogging \
-    -o "$exe" 2> >(grep -v -e "Cannot export local symbol" -e "^$" >&2)
+  if [ ! -f "$exe" ] || [ -n "$(find $sources "$out/lib" -newer "$exe" | head -1)" ]; then
+    echo "fuzz: building $t"
+    swiftc "${flags[@]}" -module-name "Fuzz_$t" -I "$out/modules" $sources -L "$out/lib" -lVoiceSupport -lVoiceCore -lLogging \
+      -o "$exe" 2> >(grep -v -e "Cannot export local symbol" -e "^$" >&2)
+  fi
+  exec {lock}>&-  # unlocks
 }
 
 run() {
