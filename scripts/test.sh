@@ -25,6 +25,7 @@ fi
 
 echo "test: ring buffer stress test under ThreadSanitizer"
 swift test --package-path scripts/tsan --sanitize=thread --disable-xctest
+scripts/fuzz.sh all 15  # every parser of outside input under libFuzzer + AddressSanitizer, 15 s each (docs/reliability.md)
 
 echo "test: systemd unit checks"
 scripts/check-systemd.sh

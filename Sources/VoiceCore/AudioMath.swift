@@ -98,6 +98,7 @@ public enum AudioMath {
     /// `value` rounded and clamped to the Int16 range.
     @inline(__always)
     public static func clampToInt16(_ value: Double) -> Int16 {
+        if value.isNaN { return 0 }  // a float WAV can hold NaN samples; Int16(NaN) traps
         if value >= 32767 { return .max }
         if value <= -32768 { return .min }
         return Int16(value.rounded())

@@ -13,16 +13,14 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
     /// A handle to cancel scheduled work.
     public struct Handle: Hashable, Sendable { let id: UInt64 }
 
-    private struct Entry {
-        var at: VoiceInstant
-        var id: UInt64
-        var action: () -> Void
-    }
+    private typealias Entry = ManualClockEntry
 
     private struct State {
         var now: VoiceInstant
         var nextID: UInt64 = 0
-        var entries: [Entry] = []
+        /// Scheduled work, a binary min-heap on (instant, id): taking the next entry costs
+        /// O(log n), so a simulation of n events runs in O(n log n), not O(n²).
+        var entries = EntryHeap()
         var sleepers: [(id: UInt64, deadline: VoiceInstant, continuation: CheckedContinuation<Void, Error>)] = []
         var nextSleeper: UInt64 = 0
         var cancelledSleepers: Set<UInt64> = []
@@ -54,7 +52,7 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
     public func scheduleCancellable(at instant: VoiceInstant, _ action: @escaping () -> Void) -> Handle {
         withState { state in
             state.nextID += 1
-            state.entries.append(Entry(at: instant, id: state.nextID, action: action))
+            state.entries.insert(Entry(at: instant, id: state.nextID, action: action))
             return Handle(id: state.nextID)
         }
     }
@@ -67,11 +65,11 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
 
     /// Cancels scheduled work that has not run yet.
     public func cancel(_ handle: Handle) {
-        withState { $0.entries.removeAll { $0.id == handle.id } }
+        withState { $0.entries.remove(id: handle.id) }
     }
 
     /// The instant of the earliest scheduled work, if any.
-    public var nextDeadline: VoiceInstant? { withState { $0.entries.map(\.at).min() } }
+    public var nextDeadline: VoiceInstant? { withState { $0.entries.first?.at } }
 
     /// Runs everything due up to `instant`, in order, then sets now to `instant`.
     /// Work scheduled while advancing runs too if it falls due by `instant`.
@@ -125,11 +123,7 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
 
     private func popDue(by instant: VoiceInstant) -> Entry? {
         let (entry, woken) = withState { state -> (Entry?, [CheckedContinuation<Void, Error>]) in
-            guard let index = state.entries.indices
-                .filter({ state.entries[$0].at <= instant })
-                .min(by: { (state.entries[$0].at, state.entries[$0].id) < (state.entries[$1].at, state.entries[$1].id) })
-            else { return (nil, []) }
-            let entry = state.entries.remove(at: index)
+            guard let first = state.entries.first, first.at <= instant, let entry = state.entries.popFirst() else { return (nil, []) }
             if state.now < entry.at { state.now = entry.at }
             return (entry, takeSleepers(&state))
         }
@@ -142,4 +136,71 @@ public final class ManualClock: VoiceClock, TimerScheduler, @unchecked Sendable 
         state.sleepers.removeAll { $0.deadline <= state.now }
         return due
     }
+}
+
+private struct ManualClockEntry {
+    var at: VoiceInstant
+    var id: UInt64
+    var action: () -> Void
+}
+
+/// The manual clock's scheduled work: a binary min-heap on (instant, scheduling order), with
+/// cancelled entries dropped lazily when they reach the top.
+private struct EntryHeap {
+    private var heap: [ManualClockEntry] = []
+    private var live: Set<UInt64> = []
+
+    typealias Entry = ManualClockEntry
+
+    /// The earliest live entry.
+    var first: Entry? {
+        mutating get {
+            dropCancelledTop()
+            return heap.first
+        }
+    }
+
+    mutating func insert(_ entry: Entry) {
+        live.insert(entry.id)
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.before(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func remove(id: UInt64) { live.remove(id) }
+
+    mutating func popFirst() -> Entry? {
+        dropCancelledTop()
+        guard let top = heap.first else { return nil }
+        live.remove(top.id)
+        removeTop()
+        return top
+    }
+
+    private mutating func dropCancelledTop() {
+        while let top = heap.first, !live.contains(top.id) { removeTop() }
+    }
+
+    private mutating func removeTop() {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < heap.count, Self.before(heap[left], heap[smallest]) { smallest = left }
+            if right < heap.count, Self.before(heap[right], heap[smallest]) { smallest = right }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+
+    private static func before(_ a: Entry, _ b: Entry) -> Bool { (a.at, a.id) < (b.at, b.id) }
 }

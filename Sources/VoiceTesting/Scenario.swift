@@ -66,15 +66,16 @@ public struct ScenarioError: Error, Equatable, CustomStringConvertible {
 }
 
 extension Scenario {
-    /// Parses and validates a scenario document.
-    public static func parse(_ data: Data) throws(ScenarioError) -> Scenario {
-        let object: Any
+    /// Parses and validates a scenario document: strict JSON (a syntax error names its line and
+    /// column; a key given twice is an error), then the format of docs/simulate.md.
+    public static func parse(_ data: some Collection<UInt8>) throws(ScenarioError) -> Scenario {
+        let document: JSONValue
         do {
-            object = try JSONDecoder().decode(JSONValue.self, from: data).native
+            document = try JSONValue.parse(data)
         } catch {
-            throw ScenarioError(path: "", message: "not valid JSON (\(error))")
+            throw ScenarioError(path: "", message: "not valid JSON: \(error)")
         }
-        var reader = ObjectReader(path: "", value: object)
+        var reader = ObjectReader(path: "", value: document)
         return try reader.scenario()
     }
 
@@ -90,23 +91,24 @@ extension Scenario {
 /// Walks a JSON object, naming the path of every value it complains about.
 private struct ObjectReader {
     let path: String
-    let value: Any
+    let value: JSONValue
 
     func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func object(allowed: Set<String>) throws(ScenarioError) -> [String: Any] {
-        guard let dictionary = value as? [String: Any] else {
+    func object(allowed: Set<String>) throws(ScenarioError) -> [String: JSONValue] {
+        guard case .object(let pairs) = value else {
             throw ScenarioError(path: path, message: "expected an object")
         }
-        for key in dictionary.keys.sorted() where !allowed.contains(key) {
+        for (key, _) in pairs.sorted(by: { $0.0 < $1.0 }) where !allowed.contains(key) {
             throw ScenarioError(path: child(key), message: "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
         }
-        return dictionary
+        // The JSON reader refuses a key given twice, so the pairs make a dictionary.
+        return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
     }
 
-    static func int(_ dictionary: [String: Any], _ key: String, path: String, range: ClosedRange<Int>) throws(ScenarioError) -> Int? {
+    static func int(_ dictionary: [String: JSONValue], _ key: String, path: String, range: ClosedRange<Int>) throws(ScenarioError) -> Int? {
         guard let raw = dictionary[key] else { return nil }
-        guard let wide = raw as? Int64, let value = Int(exactly: wide) else {
+        guard case .int(let wide) = raw, let value = Int(exactly: wide) else {
             throw ScenarioError(path: path, message: "expected a whole number")
         }
         guard range.contains(value) else {
@@ -115,23 +117,36 @@ private struct ObjectReader {
         return value
     }
 
-    static func bool(_ dictionary: [String: Any], _ key: String, path: String) throws(ScenarioError) -> Bool? {
+    static func bool(_ dictionary: [String: JSONValue], _ key: String, path: String) throws(ScenarioError) -> Bool? {
         guard let raw = dictionary[key] else { return nil }
-        guard let value = raw as? Bool else { throw ScenarioError(path: path, message: "expected true or false") }
+        guard case .bool(let value) = raw else { throw ScenarioError(path: path, message: "expected true or false") }
         return value
     }
 
-    static func string(_ dictionary: [String: Any], _ key: String, path: String) throws(ScenarioError) -> String? {
+    static func string(_ dictionary: [String: JSONValue], _ key: String, path: String) throws(ScenarioError) -> String? {
         guard let raw = dictionary[key] else { return nil }
-        guard let value = raw as? String else { throw ScenarioError(path: path, message: "expected a string") }
+        guard case .string(let value) = raw else { throw ScenarioError(path: path, message: "expected a string") }
         return value
     }
 
-    static func number(_ dictionary: [String: Any], _ key: String, path: String, range: ClosedRange<Double>) throws(ScenarioError) -> Double? {
+    static func strings(_ dictionary: [String: JSONValue], _ key: String, path: String, message: String) throws(ScenarioError) -> [String]? {
+        guard let raw = dictionary[key] else { return nil }
+        guard case .array(let items) = raw else { throw ScenarioError(path: path, message: message) }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let text) = item else { throw ScenarioError(path: path, message: message) }
+            out.append(text)
+        }
+        return out
+    }
+
+    static func number(_ dictionary: [String: JSONValue], _ key: String, path: String, range: ClosedRange<Double>) throws(ScenarioError) -> Double? {
         guard let raw = dictionary[key] else { return nil }
         let value: Double
-        if let whole = raw as? Int64 { value = Double(whole) } else if let real = raw as? Double { value = real } else {
-            throw ScenarioError(path: path, message: "expected a number")
+        switch raw {
+        case .int(let whole): value = Double(whole)
+        case .double(let real): value = real
+        default: throw ScenarioError(path: path, message: "expected a number")
         }
         guard range.contains(value) else {
             throw ScenarioError(path: path, message: "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
@@ -139,12 +154,12 @@ private struct ObjectReader {
         return value
     }
 
-    static func intSet(_ dictionary: [String: Any], _ key: String, path: String) throws(ScenarioError) -> Set<Int>? {
+    static func intSet(_ dictionary: [String: JSONValue], _ key: String, path: String) throws(ScenarioError) -> Set<Int>? {
         guard let raw = dictionary[key] else { return nil }
-        guard let array = raw as? [Any] else { throw ScenarioError(path: path, message: "expected a list of call numbers") }
+        guard case .array(let array) = raw else { throw ScenarioError(path: path, message: "expected a list of call numbers") }
         var result: Set<Int> = []
         for (index, element) in array.enumerated() {
-            guard let number = element as? Int64, number >= 1, let call = Int(exactly: number) else {
+            guard case .int(let number) = element, number >= 1, let call = Int(exactly: number) else {
                 throw ScenarioError(path: "\(path)[\(index)]", message: "expected a call number from 1 (calls are counted from 1)")
             }
             result.insert(call)
@@ -155,6 +170,7 @@ private struct ObjectReader {
     mutating func scenario() throws(ScenarioError) -> Scenario {
         let root = try object(allowed: ["settings", "llm", "tts", "fallback_tts", "events", "description"])
         var scenario = Scenario()
+        _ = try Self.string(root, "description", path: child("description"))
         if let settings = root["settings"] {
             scenario.settings = try ObjectReader(path: child("settings"), value: settings).settings()
         }
@@ -163,11 +179,9 @@ private struct ObjectReader {
             let o = try reader.object(allowed: ["ttft_ms", "ms_per_token", "replies", "fail_calls", "ignore_cancel"])
             if let v = try Self.int(o, "ttft_ms", path: reader.child("ttft_ms"), range: 0...600_000) { scenario.llm.timeToFirstToken = .milliseconds(v) }
             if let v = try Self.int(o, "ms_per_token", path: reader.child("ms_per_token"), range: 0...60_000) { scenario.llm.perToken = .milliseconds(v) }
-            if let raw = o["replies"] {
-                guard let replies = raw as? [Any], replies.allSatisfy({ $0 is String }) else {
-                    throw ScenarioError(path: reader.child("replies"), message: "expected a list of strings, one reply per LLM call")
-                }
-                scenario.llm.replies = replies.compactMap { $0 as? String }
+            if let replies = try Self.strings(o, "replies", path: reader.child("replies"),
+                                               message: "expected a list of strings, one reply per LLM call") {
+                scenario.llm.replies = replies
             }
             if let v = try Self.intSet(o, "fail_calls", path: reader.child("fail_calls")) { scenario.llm.failingCalls = v }
             if let v = try Self.bool(o, "ignore_cancel", path: reader.child("ignore_cancel")) { scenario.llm.ignoresCancel = v }
@@ -185,7 +199,7 @@ private struct ObjectReader {
         guard let rawEvents = root["events"] else {
             throw ScenarioError(path: "events", message: "missing: a scenario needs a list of timed events")
         }
-        guard let events = rawEvents as? [Any] else { throw ScenarioError(path: "events", message: "expected a list of events") }
+        guard case .array(let events) = rawEvents else { throw ScenarioError(path: "events", message: "expected a list of events") }
         var last = -1
         for (index, raw) in events.enumerated() {
             let reader = ObjectReader(path: "events[\(index)]", value: raw)
@@ -224,11 +238,14 @@ private struct ObjectReader {
         if let v = try Self.number(o, "cancel_rate_raise_above", path: child("cancel_rate_raise_above"), range: 0.10...0.50) { s.adaptive.raiseAbove = v }
         if let v = try Self.number(o, "cancel_rate_lower_below", path: child("cancel_rate_lower_below"), range: 0.10...0.50) { s.adaptive.lowerBelow = v }
         if let v = try Self.string(o, "system_prompt", path: child("system_prompt")) { s.systemPrompt = v }
-        if let raw = o["correction_markers"] {
-            guard let markers = raw as? [Any], markers.allSatisfy({ $0 is String }) else {
-                throw ScenarioError(path: child("correction_markers"), message: "expected a list of words")
-            }
-            s.correctionMarkers = markers.compactMap { $0 as? String }
+        if let markers = try Self.strings(o, "correction_markers", path: child("correction_markers"), message: "expected a list of words") {
+            s.correctionMarkers = markers
+        }
+        // The rule `voiced --check-config` applies to turn.cancel_rate_*: crossed thresholds
+        // would raise and lower the debounce at once.
+        if s.adaptive.lowerBelow > s.adaptive.raiseAbove {
+            let key = o["cancel_rate_lower_below"] != nil ? "cancel_rate_lower_below" : "cancel_rate_raise_above"
+            throw ScenarioError(path: child(key), message: "cancel_rate_lower_below (\(s.adaptive.lowerBelow)) must not be above cancel_rate_raise_above (\(s.adaptive.raiseAbove))")
         }
         return s
     }

@@ -239,6 +239,41 @@ func controllerCostBenchmark() {
     report("events per second", Double(events) / time.median.seconds, "events/s")
 }
 
+// MARK: Simulate
+
+/// A `voiced simulate` document of `turns` turns, five events each, one turn every 20 s.
+func simulateDocument(turns: Int) -> [UInt8] {
+    var events: [String] = []
+    for turn in 0..<turns {
+        let t = turn * 20_000
+        events += [
+            #"{"at_ms": \#(t), "type": "button"}"#,
+            #"{"at_ms": \#(t + 100), "type": "speech_start"}"#,
+            #"{"at_ms": \#(t + 700), "type": "partial", "text": "what is the"}"#,
+            #"{"at_ms": \#(t + 1300), "type": "final", "text": "What is the weather today, number \#(turn)?"}"#,
+            #"{"at_ms": \#(t + 1300), "type": "speech_end"}"#,
+        ]
+    }
+    return Array(#"{"description": "bench", "settings": {"adaptive_debounce": false}, "events": [\#n\#(events.joined(separator: ",\n"))\#n]}"#.utf8)
+}
+
+func simulateBenchmark() {
+    print("simulate: what `voiced simulate FILE --json` does (read the JSON, run on the virtual clock, write the report),")
+    print("          a conversation of N events (5 per turn); linear means the same events/s at every size")
+    for events in [2_000, 4_000, 8_000] {
+        let document = simulateDocument(turns: events / 5)
+        var violations = 0
+        let time = measure(runs: 3) {
+            guard let scenario = try? Scenario.parse(document) else { return -1 }
+            let result = ScenarioRunner(scenario: scenario).run()
+            violations = result.violations.count
+            return result.json.serialized(indent: 2).utf8.count + result.text.utf8.count
+        }
+        report("\(events) events", Double(events) / time.median.seconds, "events/s",
+               "median \(String(format: "%.0f", time.median.seconds * 1000)) ms\(violations == 0 ? "" : "; VIOLATIONS")")
+    }
+}
+
 // MARK: Registry
 
 /// Every benchmark, in the order `voiced-bench` runs them. Add new ones here
@@ -248,6 +283,7 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("chunker", chunkerBenchmark),
     ("modes", latencyModesBenchmark),
     ("controller", controllerCostBenchmark),
+    ("simulate", simulateBenchmark),
 ]
 
 // The controller logs one line per turn; a benchmark measures the logic, not a terminal.

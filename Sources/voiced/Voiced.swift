@@ -42,12 +42,8 @@ func loadConfiguration(path: String) throws -> VoicedConfig {
         printError("\(path): cannot read the configuration file (does it exist, and may this user read it?)")
         throw ExitCode(ExitStatus.config)
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        printError("\(path): the configuration file is not UTF-8 text")
-        throw ExitCode(ExitStatus.config)
-    }
     do {
-        return try VoicedConfig.parse(text, file: path)
+        return try VoicedConfig.parse(bytes: data, file: path)
     } catch {
         printError(error.description)
         throw ExitCode(ExitStatus.config)

@@ -38,6 +38,20 @@ import VoiceCore
         #expect(try WAV.parse(Self.wav(tag: 3, bits: 32, data: floatData)).samples == [16384])
     }
 
+    /// Found by scripts/fuzz.sh wav: a NaN float sample trapped in the conversion to Int16.
+    @Test func floatSamplesThatAreNotNumbersReadAsSilence() throws {
+        var data: [UInt8] = []
+        for value in [Float.nan, .infinity, -.infinity, 0.5] {
+            data += (0..<4).map { UInt8((value.bitPattern >> (8 * UInt32($0))) & 0xFF) }
+        }
+        #expect(try WAV.parse(Self.wav(tag: 3, bits: 32, data: data)).samples == [0, .max, .min, 16384])
+        var double: [UInt8] = []
+        for value in [Double.nan, -Double.nan] {
+            double += (0..<8).map { UInt8((value.bitPattern >> (8 * UInt64($0))) & 0xFF) }
+        }
+        #expect(try WAV.parse(Self.wav(tag: 3, bits: 64, data: double)).samples == [0, 0])
+    }
+
     @Test func stereoAtAnotherRateBecomesSixteenKilohertzMono() throws {
         // 1 s of 48 kHz stereo: left a 440 Hz tone, right silence.
         let tone = (0..<48_000).map { AudioMath.clampToInt16(10_000 * AudioMath.sin(2 * Double.pi * 440 * Double($0) / 48_000)) }

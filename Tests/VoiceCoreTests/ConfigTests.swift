@@ -59,9 +59,15 @@ import Testing
         ("[llm]\nbase_url = \"ftp://x\"", "f:2: llm.base_url: 'ftp://x' is not a https or http URL"),
         ("[log]\nlevel = \"loud\"", "f:2: log.level: 'loud' is not a log level"),
         ("[gpio]\nled_lines = [1, 2]", "f:2: gpio.led_lines: expected 3–6 items, got 2"),
-        ("[gpio]\nlayout = \"per_state\"", "f: gpio.led_lines: layout per_state needs 6 lines, got 3"),
-        ("[audio]\ncapture_backend = \"wav\"", "f: audio.capture_wav: capture_backend = \"wav\" needs a WAV file here"),
-        ("[turn]\ncancel_rate_lower_below = 0.4", "f: turn.cancel_rate_lower_below: must not be above turn.cancel_rate_raise_above"),
+        ("[gpio]\nlayout = \"per_state\"", "f:2: gpio.led_lines: layout per_state needs 6 lines, got 3"),
+        ("[audio]\ncapture_backend = \"wav\"", "f:2: audio.capture_wav: capture_backend = \"wav\" needs a WAV file here"),
+        ("[turn]\ncancel_rate_lower_below = 0.4", "f:2: turn.cancel_rate_lower_below: must not be above turn.cancel_rate_raise_above"),
+        ("[turn]\ncancel_rate_raise_above = 0.12\n", "f:2: turn.cancel_rate_lower_below: must not be above turn.cancel_rate_raise_above"),
+        ("[turn]\ncancel_rate_raise_above = 0.2\ncancel_rate_lower_below = 0.3", "f:3: turn.cancel_rate_lower_below: must not be above"),
+        ("[gpio]\nled_lines = [1, 2, 3, 4]", "f:2: gpio.led_lines: layout rgb needs 3 lines, got 4"),
+        ("[audio]\nplayback_backend = \"wav\"", "f:2: audio.playback_wav: playback_backend = \"wav\" needs a WAV file here"),
+        ("[turn]\ndebounce_ms = _400", "f:2: turn.debounce_ms: '_400' is not a valid number"),
+        ("[turn]\nx = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "f:2: turn.x: lists are nested more than 32 deep"),
         ("[turn\n", "f:1: expected ']' to close the table name"),
         ("[telemetry]\npostgres_url = \"mysql://x\"", "f:2: telemetry.postgres_url: 'mysql://x' is not a postgres or postgresql URL"),
     ]
@@ -74,6 +80,35 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix(message), "got: \(error.description)")
         }
+    }
+
+    @Test func bytesThatAreNotUTF8NameTheirLineAndKey() {
+        var bytes = Array("[turn]\n# comment\nsystem_prompt = \"caf".utf8)
+        bytes += [0xE9]  // Latin-1 é
+        bytes += Array("\"\n".utf8)
+        do {
+            _ = try VoicedConfig.parse(bytes: bytes, file: "f")
+            Issue.record("accepted Latin-1 bytes")
+        } catch {
+            #expect(error.line == 3)
+            #expect(error.description.hasPrefix("f:3: turn.system_prompt: the file is not UTF-8 text: byte 0xE9 at column 21"),
+                    "got: \(error.description)")
+        }
+    }
+
+    @Test func bytesThatAreNotUTF8OutsideAValueStillNameTheirLine() {
+        let bytes: [UInt8] = Array("[turn]\n".utf8) + [0xFF, 0xFE] + Array(" = 1\n".utf8)
+        do {
+            _ = try VoicedConfig.parse(bytes: bytes, file: "f")
+            Issue.record("accepted invalid bytes")
+        } catch {
+            #expect(error.description.hasPrefix("f:2: the file is not UTF-8 text: byte 0xFF at column 1"), "got: \(error.description)")
+        }
+    }
+
+    @Test func utf8BytesReadAsText() throws {
+        let config = try VoicedConfig.parse(bytes: Array("\u{FEFF}[turn]\nsystem_prompt = \"café\"\n".utf8), file: "f")
+        #expect(config.turn.systemPrompt == "café")
     }
 
     @Test func changedKeysTellLiveFromRestart() throws {

@@ -72,6 +72,19 @@ import VoiceSupport
         (#"{"llm": {"fail_calls": [0]}, "events": []}"#, "llm.fail_calls[0]: expected a call number from 1"),
         (#"{"tts": {"audio_ms_per_char": 0}, "events": []}"#, "tts.audio_ms_per_char: 0 is out of range"),
         (#"{"events": [{"at_ms": 0, "type": "final", "text": "x", "confidence": 2}]}"#, "events[0].confidence: 2.0 is out of range"),
+        // Strict JSON: what Foundation's decoder let through.
+        (#"{"events": [],}"#, "not valid JSON: line 1, column 15: a trailing comma before '}'"),
+        (#"{"events": [{"at_ms": 0, "type": "button"},]}"#, "not valid JSON: line 1, column 44: a trailing comma before ']'"),
+        (#"{"events": [], "events": [{"at_ms": 0, "type": "button"}]}"#, #"not valid JSON: line 1, column 16: the key "events" appears twice"#),
+        (#"{"events": [{"at_ms": 0, "type": "button", "type": "final"}]}"#, #"not valid JSON: line 1, column 44: the key "type" appears twice"#),
+        ("{\n  \"events\": [\n    {\"at_ms\": 0 \"type\": \"button\"}\n  ]\n}", "not valid JSON: line 3, column 17: expected ',' or '}'"),
+        (#"{"events": [{"at_ms": 0, "type": 'button'}]}"#, "not valid JSON: line 1, column 34: expected a value"),
+        (#"{"events": [{"at_ms": 00, "type": "button"}]}"#, "not valid JSON: line 1, column 23: numbers do not start with 0"),
+        (#"{"description": 5, "events": []}"#, "description: expected a string"),
+        (#"{"settings": {"cancel_rate_raise_above": 0.2, "cancel_rate_lower_below": 0.3}, "events": []}"#,
+         "settings.cancel_rate_lower_below: cancel_rate_lower_below (0.3) must not be above cancel_rate_raise_above (0.2)"),
+        (#"{"settings": {"cancel_rate_raise_above": 0.12}, "events": []}"#,
+         "settings.cancel_rate_raise_above: cancel_rate_lower_below (0.15) must not be above cancel_rate_raise_above (0.12)"),
     ]
 
     @Test(arguments: badScenarios.map { [$0.0, $0.1] })

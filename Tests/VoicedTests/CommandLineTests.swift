@@ -56,6 +56,33 @@ struct VoicedBinary {
         #expect(out.stderr.contains("\(path):3: turn.debounce_ms: 3000 is out of range 400…1200"))
     }
 
+    /// 50,000 nested lists made `--check-config` die of a stack overflow (exit 139), not exit 78.
+    @Test func aDeeplyNestedConfigurationExitsWith78() throws {
+        let path = try VoicedBinary.temporaryFile("[turn]\ncorrection_markers = " + String(repeating: "[", count: 50_000) + "\n", suffix: ".toml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = try VoicedBinary.run(["--check-config", path])
+        #expect(out.status == 78)
+        #expect(out.stderr.contains("\(path):2: turn.correction_markers: lists are nested more than 32 deep"), "got: \(out.stderr)")
+    }
+
+    @Test func aConfigurationThatIsNotUTF8ExitsWith78AndNamesTheKeyAndLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-test-\(UUID().uuidString).toml").path
+        let bytes = Array("[turn]\nsystem_prompt = \"Sie sind ein freundlicher Assistent f".utf8) + [0xFC] + Array("r Zuhause\"\n".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = try VoicedBinary.run(["--check-config", path])
+        #expect(out.status == 78)
+        #expect(out.stderr.contains("\(path):2: turn.system_prompt: the file is not UTF-8 text: byte 0xFC"), "got: \(out.stderr)")
+    }
+
+    @Test func anInvalidNumberExitsWith78() throws {
+        let path = try VoicedBinary.temporaryFile("[turn]\ndebounce_ms = _500\n", suffix: ".toml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = try VoicedBinary.run(["--check-config", path])
+        #expect(out.status == 78)
+        #expect(out.stderr.contains("\(path):2: turn.debounce_ms: '_500' is not a valid number"), "got: \(out.stderr)")
+    }
+
     @Test func aMissingConfigurationExitsWith78() throws {
         let out = try VoicedBinary.run(["--check-config", "/nonexistent/voiced.toml"])
         #expect(out.status == 78)
@@ -75,6 +102,14 @@ struct VoicedBinary {
         let document = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
         let turns = document?["turns"] as? [[String: Any]]
         #expect(turns?.first?["status"] as? String == "interrupted")
+    }
+
+    @Test func aScenarioWithATrailingCommaExitsWith64AndNamesLineAndColumn() throws {
+        let path = try VoicedBinary.temporaryFile("{\n  \"events\": [\n    {\"at_ms\": 0, \"type\": \"button\"},\n  ]\n}\n", suffix: ".json")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = try VoicedBinary.run(["simulate", path])
+        #expect(out.status == 64)
+        #expect(out.stderr.contains("not valid JSON: line 4, column 3: a trailing comma before ']'"), "got: \(out.stderr)")
     }
 
     @Test func aBadScenarioExitsWith64AndSaysWhy() throws {

@@ -227,8 +227,23 @@ extension VoicedConfig {
         do {
             entries = try TOMLParser.parse(text)
         } catch {
-            throw ConfigError(file: file, line: error.line, key: nil, message: error.message)
+            throw ConfigError(file: file, line: error.line, key: error.key, message: error.message)
         }
+        return try parse(entries, file: file)
+    }
+
+    /// Reads a configuration file's bytes; bytes that are not UTF-8 are an error naming their line.
+    public static func parse(bytes: some Collection<UInt8>, file: String) throws(ConfigError) -> VoicedConfig {
+        let text: String
+        do {
+            text = try TOMLParser.text(of: bytes)
+        } catch {
+            throw ConfigError(file: file, line: error.line, key: error.key, message: error.message)
+        }
+        return try parse(text, file: file)
+    }
+
+    private static func parse(_ entries: [TOMLEntry], file: String) throws(ConfigError) -> VoicedConfig {
         var config = VoicedConfig()
         let tables = Set(schema.map { String($0.path.prefix { $0 != "." }) })
         for entry in entries {
@@ -250,26 +265,32 @@ extension VoicedConfig {
                 throw ConfigError(file: file, line: entry.line, key: entry.path, message: "\(problem) (allowed: \(key.allowed))")
             }
         }
-        try config.validate(file: file)
+        // A rule across keys names the line of its key, or of the other key it involves.
+        var lines: [String: Int] = [:]
+        for entry in entries { lines[entry.path] = entry.line }
+        try config.validate(file: file, lines: lines)
         return config
     }
 
-    /// Rules across keys.
-    public func validate(file: String) throws(ConfigError) {
+    /// Rules across keys. `lines` (key → line in the file) lets an error name a line.
+    public func validate(file: String, lines: [String: Int] = [:]) throws(ConfigError) {
+        func fail(_ key: String, besides other: [String], _ message: String) -> ConfigError {
+            ConfigError(file: file, line: lines[key] ?? other.lazy.compactMap { lines[$0] }.first, key: key, message: message)
+        }
         if turn.adaptive.lowerBelow > turn.adaptive.raiseAbove {
-            throw ConfigError(file: file, line: nil, key: "turn.cancel_rate_lower_below",
-                              message: "must not be above turn.cancel_rate_raise_above (\(turn.adaptive.raiseAbove))")
+            throw fail("turn.cancel_rate_lower_below", besides: ["turn.cancel_rate_raise_above"],
+                       "must not be above turn.cancel_rate_raise_above (\(turn.adaptive.raiseAbove))")
         }
         if audio.captureBackend == .wav && audio.captureWAV.isEmpty {
-            throw ConfigError(file: file, line: nil, key: "audio.capture_wav", message: "capture_backend = \"wav\" needs a WAV file here")
+            throw fail("audio.capture_wav", besides: ["audio.capture_backend"], "capture_backend = \"wav\" needs a WAV file here")
         }
         if audio.playbackBackend == .wav && audio.playbackWAV.isEmpty {
-            throw ConfigError(file: file, line: nil, key: "audio.playback_wav", message: "playback_backend = \"wav\" needs a WAV file here")
+            throw fail("audio.playback_wav", besides: ["audio.playback_backend"], "playback_backend = \"wav\" needs a WAV file here")
         }
         let wanted = gpio.layout == .rgb ? 3 : 6
         if gpio.backend == .gpiod && gpio.ledLines.count != wanted {
-            throw ConfigError(file: file, line: nil, key: "gpio.led_lines",
-                              message: "layout \(gpio.layout.rawValue) needs \(wanted) lines, got \(gpio.ledLines.count)")
+            throw fail("gpio.led_lines", besides: ["gpio.layout", "gpio.backend"],
+                       "layout \(gpio.layout.rawValue) needs \(wanted) lines, got \(gpio.ledLines.count)")
         }
     }
 
