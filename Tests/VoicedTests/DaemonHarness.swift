@@ -12,14 +12,18 @@ final class DaemonHarness {
     private(set) var port = ""
     var extraConfig: String
 
-    init(extraConfig: String = "") throws {
+    /// - Parameters:
+    ///   - capture: what the microphone "hears" (default: 60 s of silence).
+    ///   - fakeCloudScript: the fake cloud's script (JSON), if not its defaults.
+    init(extraConfig: String = "", capture: [Int16]? = nil, fakeCloudScript: String? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-it-\(UUID().uuidString.prefix(8))").path
         socket = directory + "/control.sock"
         self.extraConfig = extraConfig
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
-        // 60 s of silence to "capture".
-        try Data(WAV.encode([Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
-        try startFakeCloud()
+        // 60 s of silence to "capture", unless told otherwise.
+        try Data(WAV.encode(capture ?? [Int16](repeating: 0, count: 16_000 * 60))).write(to: URL(fileURLWithPath: directory + "/silence.wav"))
+        if let fakeCloudScript { try fakeCloudScript.write(toFile: directory + "/script.json", atomically: true, encoding: .utf8) }
+        try startFakeCloud(script: fakeCloudScript == nil ? nil : directory + "/script.json")
         try startDaemon()
     }
 
@@ -45,9 +49,11 @@ final class DaemonHarness {
         return process
     }
 
-    private func startFakeCloud() throws {
+    private func startFakeCloud(script: String?) throws {
         let portFile = directory + "/port"
-        let process = Self.process("voiced-fakecloud", ["--port", "0", "--port-file", portFile], log: directory + "/fakecloud.log")
+        // At info it logs each request's path and body.
+        let process = Self.process("voiced-fakecloud", ["--port", "0", "--port-file", portFile, "--log-level", "info"]
+                                   + (script.map { ["--script", $0] } ?? []), log: directory + "/fakecloud.log")
         try process.run()
         fakecloud = process
         for _ in 0..<400 {
@@ -118,6 +124,17 @@ final class DaemonHarness {
     var daemonExitStatus: Int32? { daemon.flatMap { $0.isRunning ? nil : $0.terminationStatus } }
 
     var log: String { (try? String(contentsOfFile: directory + "/voiced.log", encoding: .utf8)) ?? "" }
+
+    /// What the fake cloud logged: a line per request with its path and body.
+    var fakeCloudLog: String { (try? String(contentsOfFile: directory + "/fakecloud.log", encoding: .utf8)) ?? "" }
+
+    /// The samples played so far (the playback WAV after its header).
+    var played: [Int16] {
+        guard let data = FileManager.default.contents(atPath: directory + "/agent.wav"), data.count > 44 else { return [] }
+        return data.dropFirst(44).withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count - 1, by: 2).map { Int16(bitPattern: UInt16(raw[$0]) | UInt16(raw[$0 + 1]) << 8) }
+        }
+    }
 
     /// Runs voicectl against this daemon.
     func voicectl(_ arguments: [String]) throws -> VoicedBinary.Output {
