@@ -86,12 +86,17 @@ import VoiceTesting
         clock.advance(to: .milliseconds(2000))
         source.push([edge(Self.released, ageMilliseconds: 0)])
         #expect(await source.eventuallyDrained())
-        // gpio.long_press_ms 3000: a press of 2.5 s, long before, is now a short press.
+        clock.advance(to: .milliseconds(2100))
+        // gpio.long_press_ms 3000: a press of 2.5 s (long at 500 ms) is now a short press. Edges
+        // are pushed at the instant they happen, so the reader never sees them late.
         button.update(settings: ButtonSettings(longPress: .milliseconds(3000)))
         clock.advance(to: .milliseconds(5000))
-        source.push([edge(Self.pressed, ageMilliseconds: 2500), edge(Self.released, ageMilliseconds: 0)])
+        source.push([edge(Self.pressed, ageMilliseconds: 0)])
         #expect(await source.eventuallyDrained())
-        clock.advance(to: .milliseconds(5100))
+        clock.advance(to: .milliseconds(7500))
+        source.push([edge(Self.released, ageMilliseconds: 0)])
+        #expect(await source.eventuallyDrained())
+        clock.advance(to: .milliseconds(7600))
         #expect(await gestures.waitFor(2) == [.longPress, .shortPress])
         button.stop()
         #expect(await gestures.waitForFinish())
