@@ -168,9 +168,12 @@ struct Settings: ParsableCommand {
             if let key { arguments["key"] = .string(key) }
             try connection.run("settings.get", arguments) { r in
                 guard case .object(let pairs) = r else { return text(r) }
+                // Names are padded to the longest (never cut: llm.max_tokens, fallback_tts.words_per_minute).
+                let width = max(26, (pairs.map(\.0.count).max() ?? 0) + 1)
                 return pairs.map { name, value in
                     if value["source"] != nil {
-                        return "\(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(text(value["value"]).padding(toLength: 24, withPad: " ", startingAt: 0)) (\(text(value["source"])))"
+                        let shown = text(value["value"])
+                        return "\(name.padding(toLength: width, withPad: " ", startingAt: 0)) \(shown.count >= 24 ? shown + " " : shown.padding(toLength: 24, withPad: " ", startingAt: 0)) (\(text(value["source"])))"
                     }
                     return "\(name) = \(text(value))"
                 }.joined(separator: "\n")

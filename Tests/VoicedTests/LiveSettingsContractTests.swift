@@ -367,6 +367,18 @@ import VoiceTesting
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: d.directory + "/state")
         #expect(leftovers == ["settings.toml"], "temporary files left: \(leftovers)")
     }
+
+    @Test func aKeyThatIsNotLiveIsRefusedAsTakingEffectAfterRestart() throws {
+        let d = try DaemonHarness()
+        let out = try d.voicectl(["settings", "set", "gpio.chip", "gpiochip4"])
+        #expect(out.status == 4)
+        #expect(out.stderr.contains("gpio.chip takes effect after restart"), "\(out.stderr)")
+        let list = try d.voicectl(["settings"])
+        #expect(list.status == 0)
+        for key in VoicedConfig.schema {
+            #expect(list.stdout.contains(key.settingName + " ") == key.live, "\(key.path) in `voicectl settings`: \(key.live)")
+        }
+    }
 }
 
 /// `voicectl watch --json` in the background: every event the daemon sends, parsed.
