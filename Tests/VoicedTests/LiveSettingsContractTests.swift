@@ -83,8 +83,8 @@ import VoiceTesting
     /// Every live key: the value set, and the behaviour that shows it took effect.
     static let checks: [String: Check] = [
         // Muted wake.
-        "turn.listen_timeout_ms": Check(value: "7000", phase: .mutedWake, expected: "a wake that hears nothing stays LISTENING 7 s, not 1 s") {
-            ($0.time(in: "listening") ?? 0) >= 6800
+        "turn.listen_timeout_ms": Check(value: "5000", phase: .mutedWake, expected: "a wake that hears nothing stays LISTENING 5 s, not 1 s") {
+            ($0.time(in: "listening") ?? 0) >= 4800
         },
         "audio.earcons": Check(value: "false", phase: .mutedWake, expected: "no wake chime played") { $0.playedDuring.isEmpty },
         // The failed turn.
@@ -139,15 +139,15 @@ import VoiceTesting
             let requests = $0.cloudRequests("llm")
             return !requests.isEmpty && !requests.contains { $0.contains("\"role\":\"assistant\"") }
         },
-        "audio.barge_in": Check(value: "button_only", phase: .buttonOnlyTurn, expected: "speech while SPEAKING (over 6.5 s) does not barge in") {
-            ($0.time(in: "speaking") ?? 0) >= 6500 && !$0.bargedIn
+        "audio.barge_in": Check(value: "button_only", phase: .buttonOnlyTurn, expected: "speech while SPEAKING (over 4.5 s) does not barge in") {
+            ($0.time(in: "speaking") ?? 0) >= 4500 && !$0.bargedIn
         },
         "turn.follow_up_ms": Check(value: "4000", phase: .buttonOnlyTurn, expected: "SPEAKING → LISTENING after the answer") {
             $0.transitions.contains { $0.from == "speaking" && $0.to == "listening" && $0.cause == "playback_finished" }
         },
         // The voice detector's threshold.
-        "audio.vad_threshold_db": Check(value: "0", phase: .deafDetectorTurn, expected: "speech while SPEAKING (over 6.5 s) does not barge in") {
-            ($0.time(in: "speaking") ?? 0) >= 6500 && !$0.bargedIn
+        "audio.vad_threshold_db": Check(value: "0", phase: .deafDetectorTurn, expected: "speech while SPEAKING (over 4.5 s) does not barge in") {
+            ($0.time(in: "speaking") ?? 0) >= 4500 && !$0.bargedIn
         },
         // Speech alone wakes.
         "turn.always_listening": Check(value: "true", phase: .alwaysListening, expected: "IDLE → LISTENING on speech, with no wake") {
@@ -196,10 +196,10 @@ import VoiceTesting
     }
 
     @Test func everyLiveKeyChangesWhatTheRunningDaemonDoes() throws {
-        // Half a second of "speech" every 6 s, for 6 minutes; each utterance is long, and the
-        // fake LLM echoes it, so an answer lasts longer than the gap between two utterances.
+        // 0.6 s of "speech" every 4 s, for 6 minutes; each utterance is long, and the fake LLM
+        // echoes it, so an answer (about 9 s) lasts longer than the gap between two utterances.
         var capture: [Int16] = []
-        for _ in 0..<60 { capture += Self.tone + [Int16](repeating: 0, count: 16_000 * 6 - Self.tone.count) }
+        for _ in 0..<90 { capture += Self.tone + [Int16](repeating: 0, count: 16_000 * 4 - Self.tone.count) }
         let utterance = "Please tell me a long story about the river, the old mill, the miller and his three sons, "
             + "and how the youngest one found the key to the tower by the bridge."
         let script = """
