@@ -316,12 +316,15 @@ import VoiceTesting
     }
 
     /// Ends whatever conversation is going on (a barge-in starts the next turn, which the next
-    /// burst of speech answers...): the microphone is muted until the speaker is idle.
+    /// burst of speech answers...): with barge-in by the button only, every answer plays to its
+    /// end and the speaker goes idle. (Muting instead could cut an utterance before its final.)
     private func settle(_ d: DaemonHarness) throws {
-        #expect(try d.voicectl(["mute", "on"]).status == 0)
-        let idle = eventually(seconds: 40) { (try? status(d)["state"] as? String) == "idle" }
-        #expect(idle, "the speaker did not go idle with the microphone muted")
-        #expect(try d.voicectl(["mute", "off"]).status == 0)
+        func state() -> String { (try? status(d)["state"] as? String) ?? "?" }
+        guard state() != "idle" else { return }
+        #expect(try d.voicectl(["settings", "set", "barge_in", "button_only"]).status == 0)
+        let idle = eventually(seconds: 90) { state() == "idle" }
+        #expect(try d.voicectl(["settings", "reset", "barge_in"]).status == 0)
+        if !idle { Issue.record("the speaker did not go idle; it is \(state())") }
     }
 
     private func status(_ d: DaemonHarness) throws -> [String: Any] {
