@@ -43,8 +43,8 @@ public struct ButtonSettings: Hashable, Sendable {
 /// It holds no thread and no timer; timestamps come from the caller's clock and must not go
 /// backwards (an earlier one is treated as the latest seen).
 public struct ButtonGestureRecognizer: Hashable, Sendable {
-    /// Debounce and long-press time.
-    public let settings: ButtonSettings
+    /// Debounce and long-press time; a change applies to the press in progress and the next.
+    public var settings: ButtonSettings
     /// The latest raw level.
     public private(set) var rawPressed: Bool
     /// When the raw level last changed.

@@ -99,8 +99,9 @@ public struct TurnRecord: Equatable, Sendable, Codable {
 /// The conversation so far, bounded by turns and by characters (oldest dropped first).
 public struct ConversationHistory: Equatable, Sendable {
     public private(set) var messages: [ChatMessage] = []
-    public var maxTurns: Int
-    public var maxCharacters: Int
+    /// Lowering a bound trims at once: the next request is within it (a live setting).
+    public var maxTurns: Int { didSet { trim() } }
+    public var maxCharacters: Int { didSet { trim() } }
 
     public init(maxTurns: Int = 8, maxCharacters: Int = 4000) {
         self.maxTurns = maxTurns

@@ -44,6 +44,10 @@ public final class Daemon: Sendable {
     /// Told of errors that happen outside a turn (devices, speech-to-text, sync) for `voicectl watch`.
     let errors = ErrorFanout()
     private let parts: Parts
+    /// The configuration the running services were last given (live settings).
+    private let applied: Mutex<VoicedConfig>
+    /// `audio.earcons`, read at each wake.
+    private let earcons: Atomic<Bool>
 
     /// What only the daemon knows: each is optional or one of a few kinds, by configuration.
     private struct Parts: Sendable {
@@ -56,6 +60,11 @@ public final class Daemon: Sendable {
         var control: ControlSocketServer
         var daemonControl: DaemonControl
         var volume: @Sendable (Int) -> Void
+        // What live settings change besides the turn service (see `LiveTarget`).
+        var llm: OpenAIChat
+        var tts: ElevenLabsTTS
+        var fallback: EspeakTTS
+        var bargeIn: BargeInBox
     }
 
     enum Capture: Sendable {
@@ -88,6 +97,9 @@ public final class Daemon: Sendable {
         for problem in settings.problems { logger.warning("saved setting ignored", metadata: ["problem": "\(problem)"]) }
         self.settings = settings
         let config = settings.effective
+        applied = Mutex(config)
+        earcons = Atomic(config.audio.earcons)
+        VoicedLogging.level.level = Logger.Level(rawValue: config.log.level) ?? .info
 
         // Keys first: a missing one is a configuration error. They come from systemd credentials
         // or the environment, never the configuration file.
@@ -321,7 +333,7 @@ public final class Daemon: Sendable {
         let control = ControlSocketServer(path: config.control.socket, group: config.control.group, handler: daemonControl,
                                           logger: logger.with(label: "voiced.control"))
         parts = Parts(capture: capture, playback: playback, stt: stt, led: led, button: button, sync: sync, control: control,
-                      daemonControl: daemonControl, volume: volume)
+                      daemonControl: daemonControl, volume: volume, llm: llm, tts: tts, fallback: fallback, bargeIn: bargeIn)
         daemonControl.probes.setMuted = { [weak self] on in self?.setMuted(on) }
         errors.observe { [weak daemonControl] message in daemonControl?.broadcast(error: message) }
         if mute.isOn { setMuted(true) }
@@ -360,11 +372,110 @@ public final class Daemon: Sendable {
         return ([SystemdNotifier.statusText(for: shown)] + reasons).joined(separator: "; ")
     }
 
-    /// Applies a changed configuration to the running services (voicectl, SIGHUP).
-    func apply(_ config: VoicedConfig) {
-        turns.update(settings: config.turn, bargeInByVoice: config.audio.bargeIn == .voice)
-        parts.volume(config.audio.volume)
-        updateStreaming()
+    /// Applies a changed configuration to the running services (voicectl, SIGHUP): each changed
+    /// live key through its `LiveTarget`, from the next turn or at once. Changed keys that are
+    /// not live are logged as taking effect after a restart.
+    func apply(_ config: VoicedConfig, from source: String = "settings") {
+        let changed = applied.withLock { old -> [ConfigKey] in
+            defer { old = config }
+            return VoicedConfig.changedKeys(from: old, to: config)
+        }
+        var targets = Set<LiveTarget>()
+        for key in changed where key.live {
+            guard let wired = Self.liveWiring[key.path] else {
+                logger.error("\(source): \(key.path) is marked live but not wired to anything; it takes effect after restart",
+                             metadata: ["key": "\(key.path)"])
+                continue
+            }
+            targets.formUnion(wired)
+        }
+        for target in LiveTarget.allCases where targets.contains(target) { apply(target, config) }
+        for key in changed {
+            if key.live && Self.liveWiring[key.path] != nil {
+                logger.notice("\(source): applied", metadata: ["key": "\(key.path)", "value": "\(key.value(in: config).tomlText)"])
+            } else if !key.live {
+                logger.warning("\(source): changed; takes effect after restart", metadata: ["key": "\(key.path)"])
+            }
+        }
+        if changed.isEmpty { logger.notice("\(source): nothing changed") }
+    }
+
+    /// What a live key changes in the running daemon.
+    enum LiveTarget: String, CaseIterable, Sendable {
+        /// The turn controller's settings and barge-in by voice; whether audio streams while idle.
+        case turn
+        case volume
+        /// The barge-in detector on the capture thread.
+        case voiceActivity = "voice_activity"
+        /// The chat client: model, max tokens, temperature (from the next call).
+        case llm
+        /// The speech client: voice and model (from the next request).
+        case tts
+        /// espeak-ng: voice and speed (from the next synthesis).
+        case fallbackVoice = "fallback_voice"
+        /// The GPIO button's long press (none on the console backends).
+        case button
+        case earcons
+        /// The level of every logger at once.
+        case logLevel = "log_level"
+    }
+
+    /// Every key marked live in the schema, and what it changes. A live key missing here is an
+    /// error when it changes, and `LiveSettingsContractTests` fails.
+    static let liveWiring: [String: Set<LiveTarget>] = {
+        var wiring: [String: Set<LiveTarget>] = [:]
+        // The turn controller takes `TurnSettings` whole: every [turn] key.
+        for key in VoicedConfig.schema where key.path.hasPrefix("turn.") { wiring[key.path] = [.turn] }
+        wiring["audio.volume"] = [.volume]
+        wiring["audio.barge_in"] = [.turn, .voiceActivity]
+        wiring["audio.vad_threshold_db"] = [.voiceActivity]
+        wiring["audio.earcons"] = [.earcons]
+        wiring["gpio.long_press_ms"] = [.button]
+        wiring["llm.model"] = [.llm]
+        wiring["llm.max_tokens"] = [.llm]
+        wiring["llm.temperature"] = [.llm]
+        wiring["tts.voice_id"] = [.tts]
+        wiring["tts.model_id"] = [.tts]
+        wiring["fallback_tts.voice"] = [.fallbackVoice]
+        wiring["fallback_tts.words_per_minute"] = [.fallbackVoice]
+        wiring["log.level"] = [.logLevel]
+        return wiring
+    }()
+
+    private func apply(_ target: LiveTarget, _ config: VoicedConfig) {
+        switch target {
+        case .turn:
+            turns.update(settings: config.turn, bargeInByVoice: config.audio.bargeIn == .voice)
+            updateStreaming()
+        case .volume:
+            parts.volume(config.audio.volume)
+        case .voiceActivity:
+            parts.bargeIn.update(settings: Self.voiceActivity(config))
+        case .llm:
+            do {
+                try parts.llm.update(.init(model: config.llm.model, maxTokens: config.llm.maxTokens, temperature: config.llm.temperature))
+            } catch {
+                logger.error("the LLM settings were not applied; the old ones stay", metadata: ["error": "\(error)"])
+            }
+        case .tts:
+            do {
+                try parts.tts.update(.init(voiceID: config.tts.voiceID, modelID: config.tts.modelID))
+            } catch {
+                logger.error("the voice settings were not applied; the old ones stay", metadata: ["error": "\(error)"])
+            }
+        case .fallbackVoice:
+            parts.fallback.update(voice: config.fallbackTTS.voice, wordsPerMinute: config.fallbackTTS.wordsPerMinute)
+        case .button:
+            if let button = parts.button as? GPIOButton {
+                var settings = button.settings
+                settings.longPress = config.gpio.longPress
+                button.update(settings: settings)
+            }
+        case .earcons:
+            earcons.store(config.audio.earcons, ordering: .relaxed)
+        case .logLevel:
+            VoicedLogging.level.level = Logger.Level(rawValue: config.log.level) ?? .info
+        }
     }
 
     /// Audio goes to speech-to-text only when it may: never while muted, and while IDLE only
@@ -391,18 +502,7 @@ public final class Daemon: Sendable {
             logger.error("reload: the configuration is not usable; keeping the running one", metadata: ["error": "\(error.description)"])
             return
         }
-        let old = settings.effective
-        let effective = settings.rebase(on: new)
-        let changed = VoicedConfig.changedKeys(from: old, to: effective)
-        apply(effective)
-        for key in changed {
-            if key.live {
-                logger.notice("reload: applied", metadata: ["key": "\(key.path)"])
-            } else {
-                logger.warning("reload: changed, but needs a restart to apply", metadata: ["key": "\(key.path)"])
-            }
-        }
-        if changed.isEmpty { logger.notice("reload: nothing changed") }
+        apply(settings.rebase(on: new), from: "reload")
     }
 
     /// Runs until SIGTERM or SIGINT.
@@ -540,18 +640,17 @@ public final class Daemon: Sendable {
         let clock = self.clock
         let playback = parts.playback
         let stt = parts.stt
-        let earcons = Atomic<Bool>(settings.effective.audio.earcons)
         let turnCount = Atomic<Int>(0)
         updateStreaming(state: .idle)
         turns.observe { [turns, unowned self] note in
             switch note {
             case .transition(let event):
                 if event.from == .idle || event.to == .idle { self.updateStreaming(state: event.to) }
-                if event.from == .idle && event.to == .listening && earcons.load(ordering: .relaxed) {
+                if event.from == .idle && event.to == .listening && self.earcons.load(ordering: .relaxed) {
                     playback.output.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: Earcon.wake.samples()))
                 }
                 // A wake that heard nothing says that listening has ended.
-                if event.to == .idle && event.cause == .listenTimeout && earcons.load(ordering: .relaxed) {
+                if event.to == .idle && event.cause == .listenTimeout && self.earcons.load(ordering: .relaxed) {
                     playback.output.enqueue(PlaybackChunk(turn: -1, segment: 0, samples: Earcon.listenEnded.samples()))
                 }
                 if event.to == .speculative { stt.finalize() }
@@ -586,16 +685,27 @@ final class SpeechToTextStatusBox: Sendable {
     var text: String { status.withLock { $0 } }
 }
 
-/// The barge-in detector on the capture thread (it is only ever used there).
+/// The barge-in detector on the capture thread (it is only ever used there). Settings changed
+/// live wait in a box; the capture thread takes them before its next frame.
 final class BargeInBox: @unchecked Sendable {
+    // @unchecked: `detector` is touched only by the capture thread; `pending` is behind its mutex.
     private let detector: BargeInDetector
+    private let pending = Mutex<VoiceActivitySettings?>(nil)
 
     init(settings: VoiceActivitySettings, reference: PlaybackReference, echoCancellation: Bool) {
         let canceller: (any EchoCanceller)? = echoCancellation ? SpeexEchoCanceller() : nil
         detector = BargeInDetector(settings: settings, reference: reference, echoCanceller: canceller)
     }
 
-    func process(_ frame: UnsafeBufferPointer<Int16>) -> SpeechEvent? { detector.process(frame) }
+    /// New voice-activity settings (`audio.barge_in`, `audio.vad_threshold_db`), from the next frame on.
+    func update(settings: VoiceActivitySettings) { pending.withLock { $0 = settings } }
+
+    func process(_ frame: UnsafeBufferPointer<Int16>) -> SpeechEvent? {
+        if let settings = pending.withLock({ box -> VoiceActivitySettings? in defer { box = nil }; return box }) {
+            detector.update(settings: settings)
+        }
+        return detector.process(frame)
+    }
 }
 
 extension Logger {

@@ -1,30 +1,17 @@
 import Foundation
+import Logging
 import Synchronization
 import VoiceControl
 import VoiceCore
 import VoiceSupport
 
-/// The settings `voicectl settings` may change while the daemon runs: short names for
-/// configuration keys. Changes apply at once and persist in the state directory
+/// The settings `voicectl settings` may change while the daemon runs: the configuration keys
+/// marked live in the schema (`VoicedConfig.schema`, the one place that says so), by their
+/// short name or their path. Changes apply at once and persist in the state directory
 /// (`settings.toml`), layered over the configuration file.
 public final class SettingsStore: Sendable {
-    /// voicectl's names and the configuration keys they change.
-    public static let names: [(name: String, path: String)] = [
-        ("debounce_ms", "turn.debounce_ms"),
-        ("cancel_rate_raise_above", "turn.cancel_rate_raise_above"),
-        ("cancel_rate_lower_below", "turn.cancel_rate_lower_below"),
-        ("adaptive_debounce", "turn.adaptive_debounce"),
-        ("commit_hold_ms", "turn.commit_hold_ms"),
-        ("speculation", "turn.speculation"),
-        ("preemptive_tts", "turn.preemptive_tts"),
-        ("voice", "tts.voice_id"),
-        ("llm_model", "llm.model"),
-        ("correction_markers", "turn.correction_markers"),
-        ("volume", "audio.volume"),
-        ("follow_up_ms", "turn.follow_up_ms"),
-        ("barge_in", "audio.barge_in"),
-        ("always_listening", "turn.always_listening"),
-    ]
+    /// voicectl's names and the configuration keys they change: every live key of the schema.
+    public static let names: [(name: String, path: String)] = VoicedConfig.schema.filter(\.live).map { ($0.settingName, $0.path) }
 
     private struct State {
         var base: VoicedConfig
@@ -34,11 +21,16 @@ public final class SettingsStore: Sendable {
 
     public let file: String
     private let state: Mutex<State>
+    /// One writer at a time renders and replaces the file, so the last rename holds the latest
+    /// state (concurrent `voicectl settings set` lose nothing).
+    private let writer = Mutex<Int>(0)
+    private let logger: Logger
 
     /// Loads the overrides kept in `file` (if any) over `base`. Overrides that no longer apply
     /// (an unknown key, a value now out of range) are dropped and reported in `problems`.
-    public init(base: VoicedConfig, file: String) {
+    public init(base: VoicedConfig, file: String, logger: Logger = Logger(label: "voiced.settings")) {
         self.file = file
+        self.logger = logger
         var overrides: [String: TOMLValue] = [:]
         var problems: [String] = []
         if let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) {
@@ -85,13 +77,16 @@ public final class SettingsStore: Sendable {
         }
     }
 
-    /// The configuration key for a voicectl name (or a full `table.key` path).
+    /// The configuration key for a voicectl name (or a full `table.key` path). A key that is not
+    /// live is refused with "takes effect after restart".
     public static func key(named name: String) throws(ControlError) -> ConfigKey {
-        let path = names.first { $0.name == name }?.path ?? (names.contains { $0.path == name } ? name : nil)
-        guard let path, let key = VoicedConfig.key(path) else {
-            throw ControlError(.badArgument, "unknown setting '\(name)' (settings: \(names.map(\.name).joined(separator: ", ")))")
+        if let path = names.first(where: { $0.name == name || $0.path == name })?.path, let key = VoicedConfig.key(path) {
+            return key
         }
-        return key
+        if VoicedConfig.key(name) != nil {
+            throw ControlError(.badArgument, "\(name) takes effect after restart: change it in the configuration file and restart voiced")
+        }
+        throw ControlError(.badArgument, "unknown setting '\(name)' (settings: \(names.map(\.name).joined(separator: ", ")))")
     }
 
     /// Reads a value typed on a command line: TOML (`600`, `true`, `"x"`), a bare word as a
@@ -131,7 +126,7 @@ public final class SettingsStore: Sendable {
             return .success(candidate)
         }
         let config = try result.get()
-        try save()
+        save()
         return config
     }
 
@@ -144,7 +139,7 @@ public final class SettingsStore: Sendable {
             state.effective = Self.apply(state.overrides, to: state.base)
             return state.effective
         }
-        try save()
+        save()
         return config
     }
 
@@ -164,16 +159,27 @@ public final class SettingsStore: Sendable {
         return config
     }
 
-    private func save() throws(ControlError) {
-        let body = renderedOverrides()
-        let directory = (file as NSString).deletingLastPathComponent
-        do {
-            if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-            let temporary = file + ".tmp"
-            try body.write(toFile: temporary, atomically: false, encoding: .utf8)
-            if rename(temporary, file) != 0 { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            throw ControlError(.unavailable, "the setting applies now but could not be saved to \(file): \(error.localizedDescription)")
+    /// Writes the overrides to a temporary file of its own and renames it over `file`, one writer
+    /// at a time. The setting is already in force: a failure to save is logged, not reported as a
+    /// failure of the change.
+    private func save() {
+        writer.withLock { count in
+            count += 1
+            let body = renderedOverrides()
+            let directory = (file as NSString).deletingLastPathComponent
+            let temporary = "\(file).\(getpid()).\(count).tmp"
+            do {
+                if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+                try body.write(toFile: temporary, atomically: false, encoding: .utf8)
+                guard rename(temporary, file) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    unlink(temporary)
+                    throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: reason])
+                }
+            } catch {
+                logger.error("the setting applies now but could not be saved; it is lost at the next restart",
+                             metadata: ["file": "\(file)", "error": "\(error.localizedDescription)"])
+            }
         }
     }
 

@@ -14,23 +14,33 @@ public enum SystemNotice: String, CaseIterable, Sendable {
 /// Audio arrives as espeak produces it (in 50 ms pieces), at 16 kHz. `cancel` stops the synthesis
 /// at its next piece, or before it starts if it is still queued behind another.
 public final class EspeakTTS: TextToSpeech, Sendable {
-    /// The espeak-ng voice, e.g. `en-us`.
-    public let voice: String
-    public let wordsPerMinute: Int
+    /// The espeak-ng voice, e.g. `en-us`, and the speaking rate; they may change while the daemon
+    /// runs, and each synthesis reads them when it starts.
+    private let live: Mutex<(voice: String, wordsPerMinute: Int)>
+    /// The espeak-ng voice in force, e.g. `en-us`.
+    public var voice: String { live.withLock { $0.voice } }
+    /// The speaking rate in force.
+    public var wordsPerMinute: Int { live.withLock { $0.wordsPerMinute } }
     private let engine: EspeakEngine
     private let logger: Logger
     private let running = Mutex<[Int: @Sendable () -> Void]>([:])
 
     public init(voice: String = "en-us", wordsPerMinute: Int = EspeakEngine.normalWordsPerMinute, engine: EspeakEngine = .shared,
                 logger: Logger = Logger(label: "voiced.espeak")) {
-        self.voice = voice
-        self.wordsPerMinute = wordsPerMinute
+        live = Mutex((voice, wordsPerMinute))
         self.engine = engine
         self.logger = logger
     }
 
+    /// Changes the voice and the speaking rate from the next synthesis on.
+    public func update(voice: String, wordsPerMinute: Int) {
+        live.withLock { $0 = (voice, wordsPerMinute) }
+    }
+
     public func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void) {
         let id = request.id
+        let (voice, wordsPerMinute) = live.withLock { $0 }
+        logger.debug("espeak-ng synthesis", metadata: ["request": "\(id)", "voice": "\(voice)", "words_per_minute": "\(wordsPerMinute)"])
         let flag = CancelFlag()
         let cancel = engine.synthesize(
             request.text, voice: voice, wordsPerMinute: wordsPerMinute,
@@ -55,7 +65,8 @@ public final class EspeakTTS: TextToSpeech, Sendable {
 
     /// The notice as 16 kHz PCM, for playback with no network.
     public func speak(_ notice: SystemNotice) async throws(EspeakError) -> [Int16] {
-        try await engine.synthesizeAll(notice.rawValue, voice: voice, wordsPerMinute: wordsPerMinute)
+        let (voice, wordsPerMinute) = live.withLock { $0 }
+        return try await engine.synthesizeAll(notice.rawValue, voice: voice, wordsPerMinute: wordsPerMinute)
     }
 }
 

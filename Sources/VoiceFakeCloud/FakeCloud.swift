@@ -180,7 +180,9 @@ final class FakeCloudState: Sendable {
     /// Registers a new request; returns its number (1-based, per service).
     func begin(_ service: FakeCloudScript.Service, path: String, query: [String: String], headers: [String: String],
                body: String) -> Int {
-        store.withLock { store in
+        // Path and body only: the headers hold the keys.
+        logger.info("request", metadata: ["service": "\(service)", "path": "\(path)", "body": "\(body)"])
+        return store.withLock { store in
             let number = store.counts[service, default: 0] + 1
             store.counts[service] = number
             store.records.append(FakeRequestRecord(

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import Synchronization
 import VoiceCore
 
 /// Where the button is and how it is wired (the `[gpio.button]` part of the config).
@@ -39,7 +40,8 @@ public final class GPIOButton: ButtonEvents, @unchecked Sendable {
 
     private let source: any GPIOEdgeSource
     private let activeLow: Bool
-    private let settings: ButtonSettings
+    /// Debounce and long-press time; ``update(settings:)`` changes them while the thread runs.
+    private let settingsBox: Mutex<ButtonSettings>
     private let clock: any VoiceClock
     private let logger: Logger
     private let maxWait: Duration
@@ -56,7 +58,7 @@ public final class GPIOButton: ButtonEvents, @unchecked Sendable {
     ) throws(WakerError) {
         self.source = source
         self.activeLow = activeLow
-        self.settings = settings
+        settingsBox = Mutex(settings)
         self.clock = clock
         self.maxWait = maxWait
         self.logger = logger
@@ -79,6 +81,16 @@ public final class GPIOButton: ButtonEvents, @unchecked Sendable {
     }
 
     deinit { stop() }
+
+    /// The debounce and long-press time in force.
+    public var settings: ButtonSettings { settingsBox.withLock { $0 } }
+
+    /// Changes the debounce and long-press time live: the reading thread takes them at once,
+    /// for the press in progress too (`gpio.long_press_ms`).
+    public func update(settings: ButtonSettings) {
+        settingsBox.withLock { $0 = settings }
+        control.waker.wake()
+    }
 
     /// Reads the line's level now (the start of the recognizer's time line, so edges are placed
     /// on it whenever the thread gets to run), then reads edges on a thread of its own.
@@ -113,6 +125,9 @@ public final class GPIOButton: ButtonEvents, @unchecked Sendable {
             let ready = pollReadable([source.fileDescriptor, control.waker.fd], timeout: timeout)
             if ready[1] != 0 { control.waker.drain() }
             if control.isStopped { return }
+            // Settings changed live (the waker ended the poll) apply to what is read from now on.
+            let settings = self.settings
+            if recognizer.settings != settings { recognizer.settings = settings }
             var gestures: [ButtonGesture] = []
             if ready[0] & Int16(POLLIN) != 0 {
                 do {

@@ -1,6 +1,7 @@
 import CSystemd
 import Glibc
 import Logging
+import Synchronization
 
 // Logging under systemd: every entry goes to journald as structured fields through
 // sd_journal_sendv, so operators can filter on them:
@@ -61,7 +62,14 @@ public enum JournalMessageID {
 public struct JournalLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
-    public var logLevel: Logger.Level = .info
+    /// The level: the shared one when there is one (so it can change for every logger at once).
+    public var logLevel: Logger.Level {
+        get { sharedLevel?.level ?? ownLevel }
+        set { if let sharedLevel { sharedLevel.level = newValue } else { ownLevel = newValue } }
+    }
+    private var ownLevel: Logger.Level = .info
+    /// A level shared with other handlers (``VoicedLogging/level``), read at every entry.
+    public var sharedLevel: SharedLogLevel?
     /// The logger's label (the `LOGGER` field).
     public let label: String
     /// `SYSLOG_IDENTIFIER`.
@@ -203,7 +211,14 @@ public struct JournalLogHandler: LogHandler {
 public struct StderrLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
-    public var logLevel: Logger.Level = .info
+    /// The level: the shared one when there is one (so it can change for every logger at once).
+    public var logLevel: Logger.Level {
+        get { sharedLevel?.level ?? ownLevel }
+        set { if let sharedLevel { sharedLevel.level = newValue } else { ownLevel = newValue } }
+    }
+    private var ownLevel: Logger.Level = .info
+    /// A level shared with other handlers (``VoicedLogging/level``), read at every entry.
+    public var sharedLevel: SharedLogLevel?
     /// The logger's label, shown after the level.
     public let label: String
     private let timestamps: Bool
@@ -298,8 +313,27 @@ public struct StderrLogHandler: LogHandler {
     }
 }
 
+/// A log level shared by every handler that holds it and read at each entry, so the level of
+/// every logger (values copied all over the daemon) changes at once (`log.level`, live).
+public final class SharedLogLevel: Sendable {
+    private let raw: Atomic<Int>
+
+    public init(_ level: Logger.Level) { raw = Atomic(Self.index(level)) }
+
+    public var level: Logger.Level {
+        get { Logger.Level.allCases[raw.load(ordering: .relaxed)] }
+        set { raw.store(Self.index(newValue), ordering: .relaxed) }
+    }
+
+    private static func index(_ level: Logger.Level) -> Int { Logger.Level.allCases.firstIndex(of: level) ?? 2 }
+}
+
 /// Choosing the handler once, in `main`.
 public enum VoicedLogging {
+    /// The level of every handler ``bootstrap(level:destination:)`` makes; setting it changes the
+    /// level of every logger in the process at once.
+    public static let level = SharedLogLevel(.info)
+
     /// Where log entries go.
     public enum Destination: String, Hashable, Sendable {
         /// journald, with fields.
@@ -331,15 +365,18 @@ public enum VoicedLogging {
     }
 
     /// A handler for `label` writing to `destination`, at `level`.
-    public static func makeHandler(label: String, destination: Destination, level: Logger.Level) -> any LogHandler {
+    public static func makeHandler(label: String, destination: Destination, level: Logger.Level,
+                                   shared: SharedLogLevel? = nil) -> any LogHandler {
         switch destination {
         case .journal:
             var handler = JournalLogHandler(label: label)
-            handler.logLevel = level
+            handler.sharedLevel = shared
+            if shared == nil { handler.logLevel = level }
             return handler
         case .stderr:
             var handler = StderrLogHandler(label: label)
-            handler.logLevel = level
+            handler.sharedLevel = shared
+            if shared == nil { handler.logLevel = level }
             return handler
         }
     }
@@ -350,7 +387,8 @@ public enum VoicedLogging {
     @discardableResult
     public static func bootstrap(level: Logger.Level = .info, destination: Destination? = nil) -> Destination {
         let chosen = destination ?? detectDestination()
-        LoggingSystem.bootstrap { label in makeHandler(label: label, destination: chosen, level: level) }
+        Self.level.level = level
+        LoggingSystem.bootstrap { label in makeHandler(label: label, destination: chosen, level: level, shared: Self.level) }
         return chosen
     }
 }

@@ -40,6 +40,8 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
     // @unchecked: `requests` is behind its mutex, `log` is thread-safe; the rest is immutable.
 
     private let configuration: ElevenLabsConfiguration
+    /// The voice and model, which may change while the daemon runs; each request reads them when it starts.
+    private let live: Mutex<LiveSettings>
     private let endpoint: Endpoint
     private let loop: CurlLoop
     private let clock: any VoiceClock
@@ -55,11 +57,9 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
                 logger: Logger = Logger(label: "voiced.tts")) throws(ProviderSetupError) {
         endpoint = try Endpoint(configuration.baseURL)
         guard endpoint.scheme == "http" || endpoint.scheme == "https" else { throw .unsupportedScheme(endpoint.scheme) }
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-"))
-        guard !configuration.voiceID.isEmpty, configuration.voiceID.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
-            throw .invalidSetting(name: "voice_id", reason: "use the voice's id (letters, digits, _ and -), got '\(configuration.voiceID)'")
-        }
-        guard !configuration.modelID.isEmpty else { throw .invalidSetting(name: "model_id", reason: "is empty") }
+        let settings = LiveSettings(voiceID: configuration.voiceID, modelID: configuration.modelID)
+        try settings.check()
+        live = Mutex(settings)
         self.configuration = configuration
         self.loop = loop
         self.clock = clock
@@ -67,6 +67,36 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
         logger[metadataKey: "provider"] = "elevenlabs"
         self.logger = logger
         log = ProviderCallLog(logger: logger, message: "TTS request ended", idKey: "request")
+    }
+
+    /// What may change while the daemon runs: the voice and the model.
+    public struct LiveSettings: Equatable, Sendable {
+        /// The voice (letters, digits, `_` and `-`).
+        public var voiceID: String
+        public var modelID: String
+
+        public init(voiceID: String, modelID: String) {
+            self.voiceID = voiceID
+            self.modelID = modelID
+        }
+
+        func check() throws(ProviderSetupError) {
+            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-"))
+            guard !voiceID.isEmpty, voiceID.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+                throw .invalidSetting(name: "voice_id", reason: "use the voice's id (letters, digits, _ and -), got '\(voiceID)'")
+            }
+            guard !modelID.isEmpty else { throw .invalidSetting(name: "model_id", reason: "is empty") }
+        }
+    }
+
+    /// The voice and model in force: the next request uses them.
+    public var settings: LiveSettings { live.withLock { $0 } }
+
+    /// Changes the voice and model from the next request on (a request in flight keeps what it
+    /// started with). Throws, and keeps the old ones, for a bad voice id or an empty model.
+    public func update(_ settings: LiveSettings) throws(ProviderSetupError) {
+        try settings.check()
+        live.withLock { $0 = settings }
     }
 
     /// The last 100 request records, oldest first.
@@ -77,16 +107,17 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
             var text: String
             var model_id: String
         }
+        let settings = self.settings
         let body: [UInt8]
         do {
-            body = Array(try JSONEncoder().encode(Body(text: request.text, model_id: configuration.modelID)))
+            body = Array(try JSONEncoder().encode(Body(text: request.text, model_id: settings.modelID)))
         } catch {
             onEvent(.failed("cannot encode the speech request: \(error)"))
             return
         }
         var headers = ["Content-Type: application/json", "Accept: \(PCMStream.acceptedTypes.joined(separator: ", "))"]
         if let key = configuration.apiKey { headers.append("xi-api-key: \(key.reveal())") }
-        let url = endpoint.appending(path: "/v1/text-to-speech/\(configuration.voiceID)/stream?output_format=pcm_16000")
+        let url = endpoint.appending(path: "/v1/text-to-speech/\(settings.voiceID)/stream?output_format=pcm_16000")
         let http = StreamingRequest(url: url, headers: headers, body: body, connectTimeout: configuration.connectTimeout,
                                     stallTimeout: configuration.stallTimeout)
         let stream = PCMStream(onEvent: onEvent, logger: logger, apiKey: configuration.apiKey)

@@ -42,6 +42,8 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     // @unchecked: `calls` is behind its mutex, `log` is thread-safe; the rest is immutable.
 
     private let configuration: OpenAIChatConfiguration
+    /// The part that may change while the daemon runs; each request reads it when it starts.
+    private let live: Mutex<LiveSettings>
     private let endpoint: Endpoint
     private let loop: CurlLoop
     private let clock: any VoiceClock
@@ -59,13 +61,9 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
                 logger: Logger = Logger(label: "voiced.llm")) throws(ProviderSetupError) {
         endpoint = try Endpoint(configuration.baseURL)
         guard endpoint.scheme == "http" || endpoint.scheme == "https" else { throw .unsupportedScheme(endpoint.scheme) }
-        if let maxTokens = configuration.maxTokens, maxTokens <= 0 {
-            throw .invalidSetting(name: "max_tokens", reason: "must be positive, got \(maxTokens)")
-        }
-        if let temperature = configuration.temperature, !(0...2).contains(temperature) {
-            throw .invalidSetting(name: "temperature", reason: "must be within 0...2, got \(temperature)")
-        }
-        guard !configuration.model.isEmpty else { throw .invalidSetting(name: "model", reason: "is empty") }
+        let settings = LiveSettings(model: configuration.model, maxTokens: configuration.maxTokens, temperature: configuration.temperature)
+        try settings.check()
+        live = Mutex(settings)
         self.configuration = configuration
         self.loop = loop
         self.clock = clock
@@ -73,6 +71,38 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
         logger[metadataKey: "provider"] = "openai-chat"
         self.logger = logger
         log = ProviderCallLog(logger: logger, message: "LLM call ended", idKey: "call")
+    }
+
+    /// What may change while the daemon runs: the model, `max_tokens` and the temperature.
+    public struct LiveSettings: Equatable, Sendable {
+        public var model: String
+        /// `max_tokens` (`nil`: the server's default).
+        public var maxTokens: Int?
+        public var temperature: Double?
+
+        public init(model: String, maxTokens: Int?, temperature: Double?) {
+            self.model = model
+            self.maxTokens = maxTokens
+            self.temperature = temperature
+        }
+
+        func check() throws(ProviderSetupError) {
+            if let maxTokens, maxTokens <= 0 { throw .invalidSetting(name: "max_tokens", reason: "must be positive, got \(maxTokens)") }
+            if let temperature, !(0...2).contains(temperature) {
+                throw .invalidSetting(name: "temperature", reason: "must be within 0...2, got \(temperature)")
+            }
+            guard !model.isEmpty else { throw .invalidSetting(name: "model", reason: "is empty") }
+        }
+    }
+
+    /// The live settings in force: the next call uses them.
+    public var settings: LiveSettings { live.withLock { $0 } }
+
+    /// Changes the model, `max_tokens` and the temperature from the next call on (a call in
+    /// flight keeps what it started with). Throws, and keeps the old settings, when one is out of range.
+    public func update(_ settings: LiveSettings) throws(ProviderSetupError) {
+        try settings.check()
+        live.withLock { $0 = settings }
     }
 
     /// The last 100 call records, oldest first.
@@ -159,8 +189,8 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     }
 
     func requestBody(_ messages: [ChatMessage]) throws -> [UInt8] {
-        let body = Body(model: configuration.model, messages: messages, max_tokens: configuration.maxTokens,
-                        temperature: configuration.temperature)
+        let settings = self.settings
+        let body = Body(model: settings.model, messages: messages, max_tokens: settings.maxTokens, temperature: settings.temperature)
         return Array(try JSONEncoder().encode(body))
     }
 }

@@ -156,12 +156,12 @@ struct Settings: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show, change or reset the live settings.",
         discussion: """
-        Changes apply at once and persist across restarts (in the state directory, over the
-        configuration file). Settings: debounce_ms (400–1200), cancel_rate_raise_above and
-        cancel_rate_lower_below (10%–50%), adaptive_debounce, commit_hold_ms, speculation
-        (after_debounce, at_final, at_commit), preemptive_tts, voice, llm_model,
-        correction_markers (comma-separated), volume (0–100), follow_up_ms, barge_in
-        (voice, button_only), always_listening.
+        Every configuration key marked (live) in voiced.toml, by its short name (debounce_ms,
+        voice, llm_model, volume, ...) or its path (llm.max_tokens, log.level, ...); `voicectl
+        settings` lists them all. Changes apply at once (or from the next turn) and persist across
+        restarts (in the state directory, over the configuration file). Rates take 30% or 0.3;
+        lists are comma-separated. Any other key takes effect after restart: it is refused here
+        (exit 4) and changed in the configuration file.
         """,
         subcommands: [Get.self, Set.self, Reset.self],
         defaultSubcommand: Get.self
@@ -176,9 +176,12 @@ struct Settings: ParsableCommand {
             if let key { arguments["key"] = .string(key) }
             try connection.run("settings.get", arguments) { r in
                 guard case .object(let pairs) = r else { return text(r) }
+                // Names are padded to the longest (never cut: llm.max_tokens, fallback_tts.words_per_minute).
+                let width = max(26, (pairs.map(\.0.count).max() ?? 0) + 1)
                 return pairs.map { name, value in
                     if value["source"] != nil {
-                        return "\(name.padding(toLength: 26, withPad: " ", startingAt: 0)) \(text(value["value"]).padding(toLength: 24, withPad: " ", startingAt: 0)) (\(text(value["source"])))"
+                        let shown = text(value["value"])
+                        return "\(name.padding(toLength: width, withPad: " ", startingAt: 0)) \(shown.count >= 24 ? shown + " " : shown.padding(toLength: 24, withPad: " ", startingAt: 0)) (\(text(value["source"])))"
                     }
                     return "\(name) = \(text(value))"
                 }.joined(separator: "\n")

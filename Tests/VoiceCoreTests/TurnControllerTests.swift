@@ -72,6 +72,16 @@ import VoiceSupport
         history.append(user: "second", assistant: "reply")
         #expect(history.messages.map(\.content) == ["second", "reply"])
     }
+
+    @Test func loweringAHistoryBoundLiveTrimsBeforeTheNextRequest() {
+        var history = ConversationHistory(maxTurns: 8, maxCharacters: 4000)
+        history.append(user: "first", assistant: "one")
+        history.append(user: "second", assistant: "two")
+        history.maxTurns = 1
+        #expect(history.messages.map(\.content) == ["second", "two"])
+        history.maxCharacters = 0
+        #expect(history.messages.isEmpty)
+    }
 }
 
 @Suite struct NoticeTests {

@@ -1,34 +1,71 @@
 import Foundation
 import Testing
+import VoiceControl
 import VoiceCore
+import VoiceTesting
 @testable import VoiceDaemon
 
-/// The saved live settings (`settings.toml` in the state directory) are read at every start: a
-/// hostile or damaged file must be ignored with a problem reported, never crash the daemon.
+/// The live settings: one declaration (the schema), wired in the daemon, persisted safely.
 @Suite struct SettingsStoreTests {
-    func withSettingsFile(_ bytes: [UInt8], _ body: (String) throws -> Void) throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("voiced-settings-\(UUID().uuidString).toml").path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try body(path)
+    static let liveKeys = Set(VoicedConfig.schema.filter(\.live).map(\.path))
+
+    func temporaryFile() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("settings-\(UUID().uuidString.prefix(8))/settings.toml").path
     }
 
-    /// 50,000 nested lists overflowed the TOML reader's stack: every start crashed.
-    @Test func aDeeplyNestedSettingsFileIsIgnoredNotACrash() throws {
-        let text = "[turn]\ndebounce_ms = 600\ncorrection_markers = " + String(repeating: "[", count: 50_000) + "\n"
-        try withSettingsFile(Array(text.utf8)) { path in
-            let store = SettingsStore(base: VoicedConfig(), file: path)
-            #expect(store.effective == VoicedConfig())
-            #expect(store.problems.contains { $0.contains("line 3: turn.correction_markers: lists are nested more than 32 deep") },
-                    "got: \(store.problems)")
-        }
+    @Test func voicectlOffersExactlyTheKeysTheSchemaMarksLive() {
+        #expect(Set(SettingsStore.names.map(\.path)) == Self.liveKeys)
+        #expect(SettingsStore.names.count == Self.liveKeys.count)
+        #expect(Set(SettingsStore.names.map(\.name)).count == SettingsStore.names.count, "two settings share a name")
+        #expect(SettingsStore.names.contains { $0 == ("debounce_ms", "turn.debounce_ms") })
+        #expect(SettingsStore.names.contains { $0 == ("llm.max_tokens", "llm.max_tokens") })
     }
 
-    @Test func aValidSettingsFileStillApplies() throws {
-        try withSettingsFile(Array("[turn]\ndebounce_ms = 600\n".utf8)) { path in
-            let store = SettingsStore(base: VoicedConfig(), file: path)
-            #expect(store.effective.turn.debounce == .milliseconds(600))
-            #expect(store.problems.isEmpty)
+    @Test func everyLiveKeyIsWiredToWhatItChangesInTheDaemon() {
+        let unwired = Self.liveKeys.subtracting(Daemon.liveWiring.keys)
+        #expect(unwired.isEmpty, "marked live in the schema but not wired in Daemon.liveWiring: \(unwired.sorted())")
+        let notLive = Set(Daemon.liveWiring.keys).subtracting(Self.liveKeys)
+        #expect(notLive.isEmpty, "wired in Daemon.liveWiring but not live in the schema: \(notLive.sorted())")
+        #expect(Daemon.liveWiring.values.allSatisfy { !$0.isEmpty })
+    }
+
+    @Test func aKeyThatIsNotLiveIsRefusedAsTakingEffectAfterRestart() throws {
+        let store = SettingsStore(base: VoicedConfig(), file: temporaryFile())
+        #expect(throws: ControlError.self) { try store.set("gpio.chip", to: "gpiochip4") }
+        do {
+            try store.set("gpio.chip", to: "gpiochip4")
+        } catch {
+            #expect(error.code == .badArgument)
+            #expect(error.message.contains("gpio.chip takes effect after restart"))
         }
+        let set = try store.set("llm.max_tokens", to: "64")
+        #expect(set.llm.maxTokens == 64)
+        let level = try store.set("log.level", to: "debug")
+        #expect(level.log.level == "debug")
+    }
+
+    @Test func concurrentSetsAllSucceedAndAllArePersisted() throws {
+        let file = temporaryFile()
+        let store = SettingsStore(base: VoicedConfig(), file: file)
+        let names = ["debounce_ms", "commit_hold_ms", "follow_up_ms", "turn.listen_timeout_ms", "volume", "llm.max_tokens",
+                     "fallback_tts.words_per_minute", "gpio.long_press_ms"]
+        let values = ["650", "900", "1500", "4000", "55", "99", "222", "3000"]
+        let failures = Locked(0)
+        DispatchQueue.concurrentPerform(iterations: 24 * names.count) { i in
+            do {
+                try store.set(names[i % names.count], to: values[i % names.count])
+            } catch {
+                failures.withLock { $0 += 1 }
+            }
+        }
+        #expect(failures.value == 0)
+        let reloaded = SettingsStore(base: VoicedConfig(), file: file)
+        #expect(reloaded.problems.isEmpty)
+        for (name, value) in zip(names, values) {
+            let key = try SettingsStore.key(named: name)
+            #expect(key.value(in: reloaded.effective).tomlText == value, "\(name)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: (file as NSString).deletingLastPathComponent)
+        #expect(leftovers == ["settings.toml"])
     }
 }

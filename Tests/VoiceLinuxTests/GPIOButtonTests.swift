@@ -72,6 +72,36 @@ import VoiceTesting
         #expect(gestures.elements == [.longPress])
     }
 
+    @Test func aLongPressTimeChangedLiveAppliesToThePressInProgress() async throws {
+        let clock = ManualClock()
+        let (button, source) = try makeButton(clock: clock)
+        let gestures = StreamCollector(button.gestures())
+        clock.advance(to: .milliseconds(1000))
+        source.push([edge(Self.pressed, ageMilliseconds: 0)])
+        #expect(await source.eventuallyDrained())
+        clock.advance(to: .milliseconds(1600))
+        // gpio.long_press_ms 500: the press held for 600 ms is a long press at once.
+        button.update(settings: ButtonSettings(longPress: .milliseconds(500)))
+        #expect(await gestures.waitFor(1) == [.longPress])
+        clock.advance(to: .milliseconds(2000))
+        source.push([edge(Self.released, ageMilliseconds: 0)])
+        #expect(await source.eventuallyDrained())
+        clock.advance(to: .milliseconds(2100))
+        // gpio.long_press_ms 3000: a press of 2.5 s (long at 500 ms) is now a short press. Edges
+        // are pushed at the instant they happen, so the reader never sees them late.
+        button.update(settings: ButtonSettings(longPress: .milliseconds(3000)))
+        clock.advance(to: .milliseconds(5000))
+        source.push([edge(Self.pressed, ageMilliseconds: 0)])
+        #expect(await source.eventuallyDrained())
+        clock.advance(to: .milliseconds(7500))
+        source.push([edge(Self.released, ageMilliseconds: 0)])
+        #expect(await source.eventuallyDrained())
+        clock.advance(to: .milliseconds(7600))
+        #expect(await gestures.waitFor(2) == [.longPress, .shortPress])
+        button.stop()
+        #expect(await gestures.waitForFinish())
+    }
+
     @Test func aButtonHeldAtStartUpIsNotAPress() async throws {
         let clock = ManualClock()
         let (button, source) = try makeButton(clock: clock, pressedAtStart: true)

@@ -228,4 +228,28 @@ import Testing
         #expect(VoicedLogging.makeHandler(label: "x", destination: .journal, level: .debug) is JournalLogHandler)
         #expect(VoicedLogging.makeHandler(label: "x", destination: .stderr, level: .debug).logLevel == .debug)
     }
+
+    @Test func aSharedLevelChangesEveryLoggerAtOnce() {
+        let shared = SharedLogLevel(.info)
+        let lines = Mutex<[String]>([])
+        func logger(_ label: String) -> Logger {
+            Logger(label: label) { label in
+                var handler = StderrLogHandler(label: label, timestamps: false, write: { line in lines.withLock { $0.append(line) } })
+                handler.sharedLevel = shared
+                return handler
+            }
+        }
+        let first = logger("a"), second = logger("b")
+        var copied = first
+        copied[metadataKey: "k"] = "v"
+        first.debug("hidden")
+        shared.level = .debug
+        first.debug("one")
+        copied.debug("two")
+        second.debug("three")
+        shared.level = .warning
+        second.info("hidden too")
+        #expect(lines.withLock { $0 } == ["debug a: one", "debug a: two k=v", "debug b: three"])
+        #expect(first.logLevel == .warning)
+    }
 }

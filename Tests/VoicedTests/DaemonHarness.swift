@@ -22,9 +22,11 @@ final class DaemonHarness {
     /// A fake cloud in this process, whose records a test reads; else a voiced-fakecloud process.
     let cloud: FakeCloud?
 
-    /// `capture`: what the microphone hears (16 kHz mono); 60 s of silence by default.
+    /// - Parameters:
+    ///   - capture: what the microphone "hears" (default: 60 s of silence).
+    ///   - fakeCloudScript: the fake cloud's script (JSON), if not its defaults (a process fake cloud only).
     init(extraConfig: String = "", turnConfig: String = "", audioConfig: String? = nil, environment: [String: String] = [:],
-         cloud: FakeCloud? = nil, capture: [Int16]? = nil) throws {
+         cloud: FakeCloud? = nil, capture: [Int16]? = nil, fakeCloudScript: String? = nil) throws {
         self.turnConfig = turnConfig
         self.audioConfig = audioConfig
         self.environment = environment
@@ -48,7 +50,8 @@ final class DaemonHarness {
             for _ in 0..<400 where bound.value == nil { usleep(10_000) }
             port = String(try (bound.value ?? .failure(.startFailed("timed out"))).get())
         } else {
-            try startFakeCloud()
+            if let fakeCloudScript { try fakeCloudScript.write(toFile: directory + "/script.json", atomically: true, encoding: .utf8) }
+            try startFakeCloud(script: fakeCloudScript == nil ? nil : directory + "/script.json")
         }
         try startDaemon()
     }
@@ -76,9 +79,11 @@ final class DaemonHarness {
         return process
     }
 
-    private func startFakeCloud() throws {
+    private func startFakeCloud(script: String?) throws {
         let portFile = directory + "/port"
-        let process = Self.process("voiced-fakecloud", ["--port", "0", "--port-file", portFile], log: directory + "/fakecloud.log")
+        // At info it logs each request's path and body.
+        let process = Self.process("voiced-fakecloud", ["--port", "0", "--port-file", portFile, "--log-level", "info"]
+                                   + (script.map { ["--script", $0] } ?? []), log: directory + "/fakecloud.log")
         try process.run()
         fakecloud = process
         for _ in 0..<400 {
@@ -186,6 +191,17 @@ final class DaemonHarness {
         kill(watch.processIdentifier, SIGKILL)
         watch.waitUntilExit()
         return seen.value
+    }
+
+    /// What the fake cloud logged: a line per request with its path and body.
+    var fakeCloudLog: String { (try? String(contentsOfFile: directory + "/fakecloud.log", encoding: .utf8)) ?? "" }
+
+    /// The samples played so far (the playback WAV after its header).
+    var played: [Int16] {
+        guard let data = FileManager.default.contents(atPath: directory + "/agent.wav"), data.count > 44 else { return [] }
+        return data.dropFirst(44).withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count - 1, by: 2).map { Int16(bitPattern: UInt16(raw[$0]) | UInt16(raw[$0 + 1]) << 8) }
+        }
     }
 
     /// Runs voicectl against this daemon.

@@ -111,11 +111,11 @@ import VoiceTesting
         var applied = false
         for _ in 0..<100 where !applied {
             usleep(50_000)
-            applied = d.log.contains("reload: changed, but needs a restart to apply")
+            applied = d.log.contains("reload: changed; takes effect after restart")
         }
         #expect(applied, "\(d.log)")
         #expect(d.log.contains("reload: applied key=turn.debounce_ms"))
-        #expect(d.log.contains("reload: changed, but needs a restart to apply key=gpio.chip"))
+        #expect(d.log.contains("reload: changed; takes effect after restart key=gpio.chip"))
         #expect(try d.voicectl(["status", "--json"]).stdout.contains("\"debounce_ms\": 700"))
         // A broken file is refused and the running configuration kept.
         try d.reload([("debounce_ms = 700", "debounce_ms = 5")])

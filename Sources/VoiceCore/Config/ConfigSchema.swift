@@ -19,12 +19,20 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct ConfigKey: Sendable {
     public let path: String
     public let documentation: String
-    /// Applied live on reload; otherwise the daemon logs that a restart is needed.
+    /// The one declaration of liveness: a live key takes effect in the running daemon (SIGHUP,
+    /// `voicectl settings set`) from the next turn or at once; any other key takes effect after a
+    /// restart. The daemon wires every live key to what it changes, and a contract test changes
+    /// each one on a running daemon (`LiveSettingsContractTests`).
     public let live: Bool
+    /// voicectl's short name for a live key (`debounce_ms`); voicectl also takes the full path.
+    public internal(set) var shortName: String? = nil
     /// The allowed values, for messages and docs ("400…1200", "alsa | wav", ...).
     public let allowed: String
     let apply: @Sendable (inout VoicedConfig, TOMLValue) -> String?
     let render: @Sendable (VoicedConfig) -> TOMLValue
+
+    /// The name voicectl shows: the short name, or the path.
+    public var settingName: String { shortName ?? path }
 
     /// The key's value in `config`, as TOML would write it.
     public func value(in config: VoicedConfig) -> TOMLValue { render(config) }
@@ -34,6 +42,13 @@ public struct ConfigKey: Sendable {
 }
 
 extension ConfigKey {
+    /// The key with a short name for voicectl.
+    func named(_ name: String) -> ConfigKey {
+        var key = self
+        key.shortName = name
+        return key
+    }
+
     static func int(_ path: String, _ kp: WritableKeyPath<VoicedConfig, Int> & Sendable, _ range: ClosedRange<Int>,
                     live: Bool, _ doc: String) -> ConfigKey {
         ConfigKey(path: path, documentation: doc, live: live, allowed: "\(range.lowerBound)…\(range.upperBound)", apply: { config, value in
@@ -144,17 +159,17 @@ extension VoicedConfig {
     /// Every key of the configuration file, in the order of `config/voiced.toml`.
     public static let schema: [ConfigKey] = [
         // [turn]
-        .milliseconds("turn.debounce_ms", \.turn.debounce, 400...1200, live: true, "Silence after a final transcript before the answer starts (held silent). The adaptive debounce moves it within its bounds."),
-        .milliseconds("turn.commit_hold_ms", \.turn.commitHold, 0...2000, live: true, "Time in SPECULATIVE with no new speech before the turn is COMMITTED and may be spoken."),
-        .choice("turn.speculation", \.turn.speculation, live: true, "When the LLM call starts: after_debounce, at_final (at each final transcript, restarted by the next), at_commit (no speculation)."),
-        .bool("turn.preemptive_tts", \.turn.preemptiveTTS, live: true, "Synthesise the first sentence before COMMITTED; its audio is held until then and discarded on cancel."),
-        .bool("turn.adaptive_debounce", \.turn.adaptive.enabled, live: true, "Adapt the debounce to the cancellation rate every 10 outcomes."),
-        .double("turn.cancel_rate_raise_above", \.turn.adaptive.raiseAbove, 0.10...0.50, live: true, "A cancellation rate above this raises the debounce by 100 ms."),
-        .double("turn.cancel_rate_lower_below", \.turn.adaptive.lowerBelow, 0.10...0.50, live: true, "A cancellation rate below this lowers the debounce by 50 ms."),
-        .bool("turn.always_listening", \.turn.alwaysListening, live: true, "Speech alone wakes the speaker; otherwise only the button does."),
-        .milliseconds("turn.follow_up_ms", \.turn.followUp, 0...30000, live: true, "After an answer, keep listening this long for a follow-up without the button (0: go idle)."),
+        .milliseconds("turn.debounce_ms", \.turn.debounce, 400...1200, live: true, "Silence after a final transcript before the answer starts (held silent). The adaptive debounce moves it within its bounds.").named("debounce_ms"),
+        .milliseconds("turn.commit_hold_ms", \.turn.commitHold, 0...2000, live: true, "Time in SPECULATIVE with no new speech before the turn is COMMITTED and may be spoken.").named("commit_hold_ms"),
+        .choice("turn.speculation", \.turn.speculation, live: true, "When the LLM call starts: after_debounce, at_final (at each final transcript, restarted by the next), at_commit (no speculation).").named("speculation"),
+        .bool("turn.preemptive_tts", \.turn.preemptiveTTS, live: true, "Synthesise the first sentence before COMMITTED; its audio is held until then and discarded on cancel.").named("preemptive_tts"),
+        .bool("turn.adaptive_debounce", \.turn.adaptive.enabled, live: true, "Adapt the debounce to the cancellation rate every 10 outcomes.").named("adaptive_debounce"),
+        .double("turn.cancel_rate_raise_above", \.turn.adaptive.raiseAbove, 0.10...0.50, live: true, "A cancellation rate above this raises the debounce by 100 ms.").named("cancel_rate_raise_above"),
+        .double("turn.cancel_rate_lower_below", \.turn.adaptive.lowerBelow, 0.10...0.50, live: true, "A cancellation rate below this lowers the debounce by 50 ms.").named("cancel_rate_lower_below"),
+        .bool("turn.always_listening", \.turn.alwaysListening, live: true, "Speech alone wakes the speaker; otherwise only the button does.").named("always_listening"),
+        .milliseconds("turn.follow_up_ms", \.turn.followUp, 0...30000, live: true, "After an answer, keep listening this long for a follow-up without the button (0: go idle).").named("follow_up_ms"),
         .milliseconds("turn.listen_timeout_ms", \.turn.listenTimeout, 1000...60000, live: true, "A wake that hears nothing goes back to idle after this long."),
-        .strings("turn.correction_markers", \.turn.correctionMarkers, live: true, "Words that mark a correction and cancel the held answer."),
+        .strings("turn.correction_markers", \.turn.correctionMarkers, live: true, "Words that mark a correction and cancel the held answer.").named("correction_markers"),
         .string("turn.system_prompt", \.turn.systemPrompt, live: true, "The system message of every LLM call."),
         .int("turn.history_max_turns", \.turn.historyMaxTurns, 0...50, live: true, "Past turns kept in the conversation sent to the LLM."),
         .int("turn.history_max_chars", \.turn.historyMaxCharacters, 0...32000, live: true, "Characters of past turns kept in the conversation."),
@@ -166,9 +181,9 @@ extension VoicedConfig {
         .choice("audio.playback_backend", \.audio.playbackBackend, live: false, "alsa: the speaker; wav: a WAV file written in real time."),
         .string("audio.playback_device", \.audio.playbackDevice, live: false, allowed: "an ALSA PCM name", "ALSA playback PCM."),
         .string("audio.playback_wav", \.audio.playbackWAV, live: false, allowed: "a path", "The WAV file for playback_backend = \"wav\"."),
-        .int("audio.volume", \.audio.volume, 0...100, live: true, "Playback volume in percent."),
+        .int("audio.volume", \.audio.volume, 0...100, live: true, "Playback volume in percent.").named("volume"),
         .int("audio.ring_buffer_seconds", \.audio.ringBufferSeconds, 1...60, live: false, "Captured audio kept in memory; the oldest is dropped (and counted) past this."),
-        .choice("audio.barge_in", \.audio.bargeIn, live: true, "What interrupts an answer: voice (and the button) or button_only."),
+        .choice("audio.barge_in", \.audio.bargeIn, live: true, "What interrupts an answer: voice (and the button) or button_only.").named("barge_in"),
         .double("audio.vad_threshold_db", \.audio.vadThresholdDB, -80...0, live: true, "Speech level for barge-in by voice, in dBFS, before it is raised with the playback level."),
         .bool("audio.echo_cancellation", \.audio.echoCancellation, live: false, "Cancel the speaker's own voice from the microphone before voice detection."),
         .bool("audio.earcons", \.audio.earcons, live: true, "Play the wake chime, error and offline tones."),
@@ -188,12 +203,12 @@ extension VoicedConfig {
         .milliseconds("stt.utterance_end_ms", \.stt.utteranceEnd, 1000...5000, live: false, "Deepgram utterance_end_ms."),
         // [llm]
         .string("llm.base_url", \.llm.baseURL, live: false, allowed: "an https:// URL (http:// on loopback only)", "OpenAI-compatible API base (…/v1); point it at llama.cpp's server or Ollama for a local model.", validate: url(schemes: ["https", "http"])),
-        .string("llm.model", \.llm.model, live: true, "Chat model."),
+        .string("llm.model", \.llm.model, live: true, "Chat model.").named("llm_model"),
         .int("llm.max_tokens", \.llm.maxTokens, 16...4096, live: true, "Longest answer in tokens."),
         .double("llm.temperature", \.llm.temperature, 0...2, live: true, "Sampling temperature."),
         // [tts]
         .string("tts.base_url", \.tts.baseURL, live: false, allowed: "an https:// URL (http:// on loopback only)", "ElevenLabs API base.", validate: url(schemes: ["https", "http"])),
-        .string("tts.voice_id", \.tts.voiceID, live: true, "ElevenLabs voice."),
+        .string("tts.voice_id", \.tts.voiceID, live: true, "ElevenLabs voice.").named("voice"),
         .string("tts.model_id", \.tts.modelID, live: true, "ElevenLabs model."),
         // [fallback_tts]
         .string("fallback_tts.voice", \.fallbackTTS.voice, live: true, "espeak-ng voice of the fallback and of system notices."),

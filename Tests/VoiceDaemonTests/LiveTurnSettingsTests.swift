@@ -1,0 +1,65 @@
+import Testing
+import VoiceCore
+import VoiceTesting
+@testable import VoiceDaemon
+
+/// Turn settings changed while the daemon runs, through the call the daemon's live wiring makes
+/// (`TurnService.update(settings:bargeInByVoice:)`, `Daemon.liveWiring` target `.turn`), rule
+/// what the controller does next. The daemon-level contract test cannot produce these cheaply.
+@Suite struct LiveTurnSettingsTests {
+    /// Wake, hear `text` as a final transcript, and run until the turn is over.
+    func turn(_ h: Harness, _ text: String = "What is the weather?") {
+        h.service.buttonPressed()
+        h.clock.advance(by: .milliseconds(100))
+        h.service.speech(.speechStarted, from: .speechToText)
+        h.clock.advance(by: .milliseconds(1200))
+        h.service.speech(.final(text: text, confidence: 0.9, start: 0.1, end: 1.3), from: .speechToText)
+        h.service.speech(.speechEnded, from: .speechToText)
+        h.clock.runUntilIdle(limit: h.clock.now + .seconds(60))
+    }
+
+    func causes(_ h: Harness) -> [TransitionCause] {
+        h.notes.withLock { notes in notes.compactMap { if case .transition(let e) = $0 { e.cause } else { nil } } }
+    }
+
+    @Test func correctionMarkersChangedLiveCancelTheHeldAnswer() {
+        let h = Harness()
+        var settings = TurnSettings()
+        settings.adaptive.enabled = false
+        settings.commitHold = .milliseconds(2000)
+        h.service.update(settings: settings, bargeInByVoice: true)
+        func holdThenSay(_ words: String) {
+            h.service.buttonPressed()
+            h.clock.advance(by: .milliseconds(1300))
+            h.service.speech(.final(text: "What is the weather?", confidence: 0.9, start: 0.1, end: 1.3), from: .speechToText)
+            h.clock.advance(by: .milliseconds(600))  // debounce 400: SPECULATIVE, held 2 s
+            #expect(h.service.current.state == .speculative)
+            h.service.speech(.final(text: words, confidence: 0.9, start: 1.9, end: 2.2), from: .speechToText)
+            h.clock.advance(by: .milliseconds(10))
+        }
+        holdThenSay("banana split")
+        #expect(causes(h).last == .newSpeech, "not a marker yet: \(causes(h))")
+        h.service.buttonPressed()
+        h.clock.runUntilIdle(limit: h.clock.now + .seconds(60))
+        settings.correctionMarkers = ["banana split"]
+        h.service.update(settings: settings, bargeInByVoice: true)
+        holdThenSay("banana split")
+        #expect(causes(h).last == .correctionMarker, "\(causes(h))")
+    }
+
+    @Test func adaptiveSettingsChangedLiveRuleTheNextAdjustment() {
+        let h = Harness()
+        var settings = TurnSettings()
+        settings.debounce = .milliseconds(600)
+        settings.adaptive.enabled = false
+        h.service.update(settings: settings, bargeInByVoice: true)
+        for _ in 0..<10 { turn(h) }
+        #expect(h.service.current.telemetry.completedTurns == 10)
+        #expect(h.service.current.debounceMs == 600, "adaptive_debounce off: no adjustment")
+        settings.adaptive.enabled = true
+        settings.adaptive.lowerBelow = 0.12
+        h.service.update(settings: settings, bargeInByVoice: true)
+        for _ in 0..<10 { turn(h) }
+        #expect(h.service.current.debounceMs == 550, "adaptive_debounce on: 10 completed turns lower it by 50 ms")
+    }
+}
