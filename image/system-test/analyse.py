@@ -123,6 +123,10 @@ def main():
         while k + quiet_run <= len(loud):
             if not any(loud[k:k + quiet_run]):
                 silent_at = time_of(k)
+                # Nothing captured for a while (the cable stopped): the sound ended with the
+                # last frame before the gap.
+                if k > 0 and time_of(k) - time_of(k - 1) > 0.04:
+                    silent_at = time_of(k - 1) + 0.02
                 break
             k += 1
         if silent_at is None:

@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
     snd_pcm_t *pcm;
     int err = snd_pcm_open(&pcm, argv[1], SND_PCM_STREAM_CAPTURE, 0);
     if (err < 0) { fprintf(stderr, "record: %s: %s\n", argv[1], snd_strerror(err)); return 1; }
-    err = snd_pcm_set_params(pcm, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, 1, 16000, 1, 2000000);
+    err = snd_pcm_set_params(pcm, SND_PCM_FORMAT_S16_LE, SND_PCM_ACCESS_RW_INTERLEAVED, 1, 16000, 1, 500000);
     if (err < 0) { fprintf(stderr, "record: set_params: %s\n", snd_strerror(err)); return 1; }
     FILE *out = fopen(argv[2], "wb"), *anchors = fopen(argv[3], "w");
     if (!out || !anchors) { perror("record: fopen"); return 1; }
@@ -39,6 +39,16 @@ int main(int argc, char **argv) {
         if (n == -EPIPE || n == -ESTRPIPE) {
             fprintf(anchors, "overrun %.6f %lld\n", now(), frames);
             snd_pcm_prepare(pcm);
+            continue;
+        }
+        if (n == -EIO || n == -EBADFD) {
+            // snd-aloop stops the capture end (or lets a read time out) while nothing plays
+            // into the cable with the same format: start again; the anchors keep the timing.
+            fprintf(anchors, "restart %.6f %lld %s\n", now(), frames, snd_strerror((int)n));
+            snd_pcm_drop(pcm);
+            snd_pcm_prepare(pcm);
+            struct timespec pause = {0, 20 * 1000 * 1000};
+            nanosleep(&pause, NULL);
             continue;
         }
         if (n < 0) { fprintf(stderr, "record: read: %s\n", snd_strerror((int)n)); return 1; }
