@@ -16,8 +16,7 @@ PACKAGES=(
   qemu-utils            # qemu-img
   espeak-ng             # the user's speech the system test plays into the loopback card
   python3               # the system test's audio analysis (standard library only)
-  gcc                   # builds gpio-sim out of tree for the image's kernel, and the test's helpers
-  libasound2-dev        # the test's recorder (image/system-test/record.c)
+  gcc                   # builds gpio-sim out of tree for the image's kernel, and the test's helper
   make                  # ... with kbuild
   xz-utils              # unpacks the three gpio-sim source files from linux-source
 )

@@ -61,7 +61,6 @@ strip "$o/usr/local/bin/voiced-fakecloud"
 install -m 0755 "$s/guest.sh" "$s/devices.sh" "$o/usr/local/lib/voiced-ci/"
 install -m 0644 "$s/fakecloud.json" "$o/usr/local/lib/voiced-ci/"
 gcc -static -O2 -Wall -o "$o/usr/local/lib/voiced-ci/idle-clients" "$s/idle-clients.c"
-gcc -O2 -Wall -o "$o/usr/local/lib/voiced-ci/record" "$s/record.c" -lasound     # the image has libasound2
 install -m 0644 "$s/voiced.toml" "$o/etc/voiced/voiced.toml"
 install -m 0644 "$modules/gpio-sim.ko" "$modules/irq_sim.ko" "$o/usr/lib/modules/$abi/extra/"
 for unit in voiced-ci-devices voiced-fakecloud voiced-ci; do

@@ -69,8 +69,9 @@ def main():
         result(3, False, "no LED samples from the VM")
         print("\n".join(results))
         return
-    # Anchors tie a sample index to its capture time (record.c); between two anchors samples are
-    # 1/16000 s apart. Overruns under an emulated CPU lose samples, never the anchors' accuracy.
+    # Anchors tie a sample index to the time it had been captured by (guest.sh, every 100 ms);
+    # between two anchors samples are 1/16000 s apart. Overruns lose samples between anchors,
+    # not the anchors' accuracy (a period, 50 ms).
     anchors.sort()
     rms = frames_rms(samples)
     loud = [r > LOUD_RMS for r in rms]

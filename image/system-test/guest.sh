@@ -147,10 +147,21 @@ if wants 2 || wants 3 || wants 4 || wants 5; then
     done
   ) >"$run/leds.log" &
   leds_pid=$!
-  # What voiced says, from the other end of the loopback, raw 16 kHz mono, with the capture
-  # time of its samples (record.c).
-  "$lib/record" plughw:CARD=voiced,DEV=1,SUBDEV=1 "$run/answer.raw" "$run/anchors.log" 900 &
+  # What voiced says, from the other end of the loopback, raw 16 kHz mono (a 1 s buffer: the
+  # emulated CPU is slow to read). Anchors tie the file to the clock: every 100 ms, the index of
+  # the last sample written and the time it had been captured by. Under overruns samples are
+  # lost, but each anchor stays within a period (50 ms) of the truth.
+  arecord -q -D plughw:CARD=voiced,DEV=1,SUBDEV=1 -f S16_LE -r 16000 -c 1 -t raw \
+    --period-size=800 --buffer-size=16000 "$run/answer.raw" 2>"$run/arecord.err" &
   rec_pid=$!
+  (
+    while :; do
+      size=$(stat -c %s "$run/answer.raw" 2>/dev/null || echo 0)
+      [ "$size" -lt 2 ] || echo "$EPOCHREALTIME $((size / 2 - 1))"
+      read -r -t 0.1 -u 9 _ || true
+    done
+  ) >"$run/anchors.log" &
+  anchors_pid=$!
   sleep 1
 
   # Turn 1: a plain question.
@@ -184,10 +195,10 @@ if wants 2 || wants 3 || wants 4 || wants 5; then
   wait_for 60 turn_finished 3 || say "turn 3 did not finish"
   event "turn3 done"
   sleep 2
-  kill "$leds_pid" "$rec_pid" 2>/dev/null
+  kill "$leds_pid" "$rec_pid" "$anchors_pid" 2>/dev/null
   wait "$rec_pid" 2>/dev/null
   voicectl history --json -n 10 >"$out/history.json" 2>&1
-  cp "$run/leds.log" "$run/answer.raw" "$run/anchors.log" "$out/"
+  cp "$run/leds.log" "$run/answer.raw" "$run/anchors.log" "$run/arecord.err" "$out/"
   journalctl -u voiced -o json --no-pager >"$out/journal-conversation.json"
 
   # The turn records, for check 2's text side (the audio side is analysed on the host).
