@@ -6,7 +6,7 @@
 #   3. systemd/voiced.sysusers and systemd/voiced.tmpfiles apply cleanly;
 #   4. udev/99-voiced.rules passes `udevadm verify` where this udev has it (systemd 254 and later).
 # Verify needs the ExecStart= binary to exist, so everything runs against a throwaway root
-# (a stub /usr/local/bin/voiced and a copy of the system's units): nothing is installed here.
+# (a stub /usr/bin/voiced and a copy of the system's units): nothing is installed here.
 # Runs as root on Debian 12; installs the systemd package if systemd-analyze is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +25,12 @@ echo "check-systemd: $(systemd-analyze --version | head -1)"
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/usr/local/bin" "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/systemd" \
+mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/systemd" \
   "$root/usr/lib/sysusers.d" "$root/usr/lib/tmpfiles.d" "$root/etc/systemd/system"
 ln -s usr/lib "$root/lib"
 ln -s usr/bin "$root/bin"
 ln -s usr/sbin "$root/sbin"
-for stub in usr/local/bin/voiced usr/bin/kill; do       # ExecStart= and ExecReload= must exist
+for stub in usr/bin/voiced usr/bin/kill; do       # ExecStart= and ExecReload= must exist
   printf '#!/bin/sh\nexit 0\n' >"$root/$stub"
   chmod 755 "$root/$stub"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs voiced on a speaker (or into DESTDIR, for an OS image): the binaries (release build),
+# Installs voiced from source (or into DESTDIR): the binaries (release build),
 # the systemd unit, sysusers and tmpfiles entries, the udev rules, the default configuration and
-# voicectl's shell completion.
+# voicectl's shell completion. A speaker installs the Debian package instead (scripts/package.sh,
+# docs/appliance.md): a Pi Zero 2 W cannot build Swift. This is for development machines.
 #   scripts/install.sh                 # on the speaker, as root
 #   DESTDIR=/path/to/rootfs scripts/install.sh --no-build --bin DIR   # into an image
 set -euo pipefail
@@ -30,8 +31,9 @@ for b in voiced voicectl; do
   [ -x "$bin/$b" ] || { echo "install: $bin/$b is not built (run without --no-build)" >&2; exit 1; }
 done
 
-install -D -m 0755 "$bin/voiced" "$DESTDIR/usr/local/bin/voiced"
-install -D -m 0755 "$bin/voicectl" "$DESTDIR/usr/local/bin/voicectl"
+# The same layout as the Debian package (scripts/package.sh): the unit runs /usr/bin/voiced.
+install -D -m 0755 "$bin/voiced" "$DESTDIR/usr/bin/voiced"
+install -D -m 0755 "$bin/voicectl" "$DESTDIR/usr/bin/voicectl"
 install -D -m 0644 systemd/voiced.service "$DESTDIR/usr/lib/systemd/system/voiced.service"
 install -D -m 0644 systemd/voiced.sysusers "$DESTDIR/usr/lib/sysusers.d/voiced.conf"
 install -D -m 0644 systemd/voiced.tmpfiles "$DESTDIR/usr/lib/tmpfiles.d/voiced.conf"

@@ -33,13 +33,13 @@ scripts/check-systemd.sh
 echo "test: the installer, into a temporary root (what an OS image gets)"
 root=$(mktemp -d)
 DESTDIR="$root" scripts/install.sh --no-build --bin "$(swift build --show-bin-path)" >/dev/null
-for f in usr/local/bin/voiced usr/local/bin/voicectl usr/lib/systemd/system/voiced.service usr/lib/sysusers.d/voiced.conf \
+for f in usr/bin/voiced usr/bin/voicectl usr/lib/systemd/system/voiced.service usr/lib/sysusers.d/voiced.conf \
          usr/lib/tmpfiles.d/voiced.conf usr/lib/udev/rules.d/99-voiced.rules etc/voiced/voiced.toml \
          usr/share/bash-completion/completions/voicectl usr/share/zsh/vendor-completions/_voicectl; do
   [ -s "$root/$f" ] || { echo "test: FAILED: the installer did not install $f" >&2; exit 1; }
 done
 grep -q "voicectl" "$root/usr/share/bash-completion/completions/voicectl"
-"$root/usr/local/bin/voiced" --check-config "$root/etc/voiced/voiced.toml" >/dev/null
+"$root/usr/bin/voiced" --check-config "$root/etc/voiced/voiced.toml" >/dev/null
 rm -rf "$root"
 
 echo "test: the end-to-end demo (the README's main job), checked by voiced-demo itself"
