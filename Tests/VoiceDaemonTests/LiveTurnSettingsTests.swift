@@ -63,3 +63,48 @@ import VoiceTesting
         #expect(h.service.current.debounceMs == 550, "adaptive_debounce on: 10 completed turns lower it by 50 ms")
     }
 }
+
+/// The stall budget and the answer cap, changed through the daemon's live wiring.
+@Suite struct LiveStallSettingsTests {
+    func transitions(_ h: Harness) -> [TransitionEvent] {
+        h.notes.withLock { notes in notes.compactMap { if case .transition(let e) = $0 { e } else { nil } } }
+    }
+
+    func ask(_ h: Harness) {
+        h.service.buttonPressed()
+        h.clock.advance(by: .milliseconds(100))
+        h.service.speech(.speechStarted, from: .speechToText)
+        h.clock.advance(by: .milliseconds(1200))
+        h.service.speech(.final(text: "What is the weather?", confidence: 0.9, start: 0.1, end: 1.3), from: .speechToText)
+        h.service.speech(.speechEnded, from: .speechToText)
+        h.clock.runUntilIdle(limit: h.clock.now + .seconds(120))
+    }
+
+    @Test func aStallBudgetChangedLiveRulesTheNextTurn() throws {
+        let h = Harness()
+        h.llm.timeToFirstToken = .seconds(100)  // a stalled LLM
+        var settings = TurnSettings()
+        settings.adaptive.enabled = false
+        settings.stallBudget = .milliseconds(3000)
+        h.service.update(settings: settings, bargeInByVoice: true)
+        ask(h)
+        let events = transitions(h)
+        let committed = try #require(events.first { $0.to == .committed })
+        let failed = try #require(events.first { $0.cause == .llmFailed })
+        #expect((failed.time - committed.time) >= .milliseconds(3000))
+        #expect((failed.time - committed.time) < .milliseconds(7000), "the new budget, not the default 7 s")
+    }
+
+    @Test func anAnswerCapChangedLiveRulesTheNextTurn() throws {
+        let h = Harness()
+        h.llm.replies = [(1...30).map { "Sentence number \($0) is here." }.joined(separator: " ")]
+        var settings = TurnSettings()
+        settings.adaptive.enabled = false
+        settings.maxAnswer = .seconds(5)
+        h.service.update(settings: settings, bargeInByVoice: true)
+        ask(h)
+        let record = try #require(h.service.current.lastTurn)
+        #expect(record.llmCalls.first?.reason == "answer_cap")
+        #expect(record.spokenText.count < 30 * 26 / 2, "cut well short of the whole answer")
+    }
+}

@@ -166,6 +166,18 @@ import VoiceTesting
                                     expected: "applied (GPIOButtonTests.aLongPressTimeChangedLiveAppliesToThePressInProgress)") {
             $0.daemonLog.contains("settings: applied key=gpio.long_press_ms")
         },
+        "turn.wait_cue_ms": Check(value: "1500", phase: .component,
+                                  expected: "applied (TurnControllerScenarioTests.theStallBudgetAndTheCueAreSettings, through TurnSettings)") {
+            $0.daemonLog.contains("settings: applied key=turn.wait_cue_ms")
+        },
+        "turn.stall_budget_ms": Check(value: "5000", phase: .component,
+                                      expected: "applied (LiveStallSettingsTests.aStallBudgetChangedLiveRulesTheNextTurn)") {
+            $0.daemonLog.contains("settings: applied key=turn.stall_budget_ms")
+        },
+        "turn.max_answer_ms": Check(value: "30000", phase: .component,
+                                    expected: "applied (LiveStallSettingsTests.anAnswerCapChangedLiveRulesTheNextTurn)") {
+            $0.daemonLog.contains("settings: applied key=turn.max_answer_ms")
+        },
         "turn.correction_markers": Check(value: "banana split", phase: .component,
                                          expected: "applied (LiveTurnSettingsTests.correctionMarkersChangedLiveCancelTheHeldAnswer)") {
             $0.daemonLog.contains("settings: applied key=turn.correction_markers")

@@ -169,6 +169,9 @@ extension VoicedConfig {
         .bool("turn.always_listening", \.turn.alwaysListening, live: true, "Speech alone wakes the speaker; otherwise only the button does.").named("always_listening"),
         .milliseconds("turn.follow_up_ms", \.turn.followUp, 0...30000, live: true, "After an answer, keep listening this long for a follow-up without the button (0: go idle).").named("follow_up_ms"),
         .milliseconds("turn.listen_timeout_ms", \.turn.listenTimeout, 1000...60000, live: true, "A wake that hears nothing goes back to idle after this long."),
+        .milliseconds("turn.wait_cue_ms", \.turn.waitCue, 0...10000, live: true, "COMMITTED and still silent this long: a short wait earcon says the answer is coming (0: none). First audio normally comes well within a second."),
+        .milliseconds("turn.stall_budget_ms", \.turn.stallBudget, 2000...30000, live: true, "COMMITTED and still silent this long: the answer is given up and the apology spoken, instead of waiting out the providers' own timeouts."),
+        .milliseconds("turn.max_answer_ms", \.turn.maxAnswer, 5000...600000, live: true, "The longest answer spoken: past it no new sentence starts and the LLM call is stopped."),
         .strings("turn.correction_markers", \.turn.correctionMarkers, live: true, "Words that mark a correction and cancel the held answer.").named("correction_markers"),
         .string("turn.system_prompt", \.turn.systemPrompt, live: true, "The system message of every LLM call."),
         .int("turn.history_max_turns", \.turn.historyMaxTurns, 0...50, live: true, "Past turns kept in the conversation sent to the LLM."),
@@ -186,7 +189,7 @@ extension VoicedConfig {
         .choice("audio.barge_in", \.audio.bargeIn, live: true, "What interrupts an answer: voice (and the button) or button_only.").named("barge_in"),
         .double("audio.vad_threshold_db", \.audio.vadThresholdDB, -80...0, live: true, "Speech level for barge-in by voice, in dBFS, before it is raised with the playback level."),
         .bool("audio.echo_cancellation", \.audio.echoCancellation, live: false, "Cancel the speaker's own voice from the microphone before voice detection."),
-        .bool("audio.earcons", \.audio.earcons, live: true, "Play the wake chime, error and offline tones."),
+        .bool("audio.earcons", \.audio.earcons, live: true, "Play the wake chime, and the listening-ended tone when a button wake hears nothing."),
         // [gpio]
         .choice("gpio.backend", \.gpio.backend, live: false, "gpiod: LEDs and button on GPIO; console: a console line and the button from stdin; console_no_stdin: the button only through voicectl."),
         .string("gpio.chip", \.gpio.chip, live: false, allowed: "a gpiochip name or path", "The GPIO chip."),
@@ -204,7 +207,7 @@ extension VoicedConfig {
         // [llm]
         .string("llm.base_url", \.llm.baseURL, live: false, allowed: "an https:// URL (http:// on loopback only)", "OpenAI-compatible API base (…/v1); point it at llama.cpp's server or Ollama for a local model.", validate: url(schemes: ["https", "http"])),
         .string("llm.model", \.llm.model, live: true, "Chat model.").named("llm_model"),
-        .int("llm.max_tokens", \.llm.maxTokens, 16...4096, live: true, "Longest answer in tokens."),
+        .int("llm.max_tokens", \.llm.maxTokens, 16...4096, live: true, "Longest answer in tokens: sent as max_tokens and enforced by the client too (a local server may ignore it)."),
         .double("llm.temperature", \.llm.temperature, 0...2, live: true, "Sampling temperature."),
         // [tts]
         .string("tts.base_url", \.tts.baseURL, live: false, allowed: "an https:// URL (http:// on loopback only)", "ElevenLabs API base.", validate: url(schemes: ["https", "http"])),
