@@ -8,6 +8,9 @@
 #   5. the end-to-end demo, which checks the conversation it hears and exits non-zero otherwise
 #   6. the whole test suite, with a throwaway PostgreSQL on loopback (scripts/with-postgres.sh),
 #      then the daemon-level tests (real processes, timing-sensitive) one at a time
+#   Also: every parser of outside input under libFuzzer for a few seconds each, the pi-gen stage's
+#   structure, and last the system test (scripts/system-test.sh): the .deb installed on a booted
+#   bookworm VM, voiced under systemd with a kernel ALSA card and a kernel GPIO chip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +32,9 @@ scripts/fuzz.sh all 15  # every parser of outside input under libFuzzer + Addres
 
 echo "test: systemd unit checks"
 scripts/check-systemd.sh
+
+echo "test: the pi-gen stage against pi-gen's documented rules"
+scripts/check-pigen-stage.sh
 
 echo "test: the installer, into a temporary root (what an OS image gets)"
 root=$(mktemp -d)
@@ -52,3 +58,7 @@ scripts/with-postgres.sh swift test --disable-xctest --skip VoicedTests
 
 echo "test: the daemon-level tests (real voiced, voicectl and fake cloud processes), one at a time"
 swift test --disable-xctest --filter VoicedTests --no-parallel
+
+echo "test: the system test: the .deb in a booted VM under systemd, kernel ALSA (snd-aloop) and GPIO (gpio-sim)"
+# The release build and the VM's base image are cached between runs in /var/cache/voiced-ci.
+VOICED_RELEASE_SCRATCH=${VOICED_RELEASE_SCRATCH:-/var/cache/voiced-ci/build-release} scripts/system-test.sh
