@@ -21,15 +21,4 @@ PACKAGES=(
   xz-utils              # unpacks the three gpio-sim source files from linux-source
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup-vm: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "setup-vm: all Debian packages present"
-fi
+"$(dirname "$0")/apt-ensure.sh" setup-vm "${PACKAGES[@]}"

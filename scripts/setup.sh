@@ -21,18 +21,7 @@ PACKAGES=(
   openssl               # that server's TLS certificates, and device passwords
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "setup: all Debian packages present"
-fi
+"$(dirname "$0")/apt-ensure.sh" setup "${PACKAGES[@]}"
 
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: swift is not on PATH; install Swift 6.1 or later (https://www.swift.org/install/linux/) and rerun" >&2
