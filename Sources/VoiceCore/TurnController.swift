@@ -32,6 +32,9 @@ public enum TurnInput: Equatable, Sendable {
     case heartbeat
     /// Speech-to-text is gone for good (after its reconnects): stop the turn, go IDLE.
     case offline
+    /// The microphone was muted: a turn still listening (or holding its answer) ends, since the
+    /// rest of what the user says will not be heard; an answer already committed is still given.
+    case muted
     case shutdown
     /// The daemon is stopping because something failed: stop the turn, go IDLE.
     case fatalError
@@ -144,6 +147,7 @@ public struct TurnController {
         case .say(let text, let voice): say(text, voice: voice)
         case .heartbeat: break
         case .offline: onShutdown(cause: .offline)
+        case .muted: if state == .listening || state == .speculative { onShutdown(cause: .muted) }
         case .shutdown: onShutdown(cause: .shutdown)
         case .fatalError: onShutdown(cause: .fatalError)
         }

@@ -44,8 +44,9 @@ public enum TransitionCause: String, Codable, Sendable, CaseIterable, CustomStri
     public var description: String { rawValue }
 
     /// Causes that may take any state to IDLE: shutdown, a fatal error, and losing the
-    /// speech-to-text service for good (offline), which ends any conversation.
-    public var forcesIdle: Bool { self == .shutdown || self == .fatalError || self == .offline }
+    /// speech-to-text service for good (offline), which ends any conversation; and a mute, which
+    /// the controller applies only to a turn still listening or holding its answer.
+    public var forcesIdle: Bool { self == .shutdown || self == .fatalError || self == .offline || self == .muted }
 }
 
 /// The explicit table of allowed transitions.

@@ -355,6 +355,7 @@ public final class Daemon: Sendable {
         case .wav(let c): c.isMuted = on
         }
         mux.setMuted(on)
+        if on { turns.muted() }
         updateStreaming()
         do {
             try mute.persist(on)

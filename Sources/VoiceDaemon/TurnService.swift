@@ -103,6 +103,10 @@ public final class TurnService: Service, Sendable {
     /// Speaks a notice while idle (`voicectl say`), through the streaming voice.
     public func say(_ text: String, voice: Voice = .primary) { engine.post(.say(text, voice)) }
 
+    /// The microphone was muted: a turn still listening ends (`muted`); an answer already
+    /// committed is still given.
+    public func muted() { engine.post(.muted) }
+
     /// Speech-to-text is gone for good: the turn stops, the speaker goes IDLE and says so.
     public func goOffline() {
         engine.post(.offline)

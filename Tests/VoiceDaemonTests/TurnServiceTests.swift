@@ -115,3 +115,30 @@ final class Harness {
         #expect(h.service.current.state == .speculative)
     }
 }
+
+@Suite struct MuteMidTurnTests {
+    @Test func muteWhileListeningEndsTheTurnInsteadOfWaitingForeverForAFinal() throws {
+        let h = Harness()
+        h.service.buttonPressed()
+        h.clock.advance(by: .milliseconds(100))
+        h.service.speech(.speechStarted, from: .speechToText)
+        h.service.speech(.partial("what is the"), from: .speechToText)
+        h.clock.advance(by: .milliseconds(300))
+        h.service.muted()  // speech-to-text stops here: no final will ever come
+        h.clock.runUntilIdle(limit: h.clock.now + .seconds(120))
+        #expect(h.service.current.state == .idle)
+        let record = try #require(h.service.current.lastTurn)
+        #expect(record.status == .aborted)
+        #expect(record.cause == .muted)
+        #expect(h.llm.requests.isEmpty, "nothing of a muted turn reaches the LLM")
+    }
+
+    @Test func muteWhileSpeakingLetsTheCommittedAnswerFinish() throws {
+        let h = Harness()
+        h.askAndAdvance(to: 2400)
+        #expect(h.service.current.state == .speaking)
+        h.service.muted()
+        h.clock.runUntilIdle(limit: h.clock.now + .seconds(120))
+        #expect(h.service.current.lastTurn?.status == .completed)
+    }
+}
