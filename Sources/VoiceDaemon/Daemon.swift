@@ -492,13 +492,14 @@ public final class Daemon: Sendable {
     func reload() {
         notifier.reloading()
         defer { notifier.ready() }
-        guard let data = FileManager.default.contents(atPath: configPath), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: configPath) else {
             logger.error("reload: cannot read the configuration file; keeping the running one", metadata: ["path": "\(configPath)"])
             return
         }
         let new: VoicedConfig
         do {
-            new = try VoicedConfig.parse(text, file: configPath)
+            // From the bytes: a file that is not UTF-8 gets the line and key of its bad byte.
+            new = try VoicedConfig.parse(bytes: data, file: configPath)
         } catch {
             logger.error("reload: the configuration is not usable; keeping the running one", metadata: ["error": "\(error.description)"])
             return
