@@ -273,6 +273,10 @@ public final class ALSAPlayback: AudioPlayback, @unchecked Sendable {
             } else {
                 outcome = failure(written, device: device, state: &state)
             }
+        } else if device.state == .disconnected {
+            // The card went away while nothing was playing: close it now (the kernel waits for
+            // every open file before it can let the card go) and reopen it with backoff.
+            outcome = failure(-Int(ENODEV), device: device, state: &state)
         } else if device.state == .running {
             let idleFrames = configuration.frames(idleTimeout)
             let delay = device.delay()

@@ -91,3 +91,24 @@ import VoiceTesting
         if case .running = playback.status {} else { Issue.record("the speaker did not come back: \(playback.status)") }
     }
 }
+
+@Suite struct IdlePlaybackDisconnectTests {
+    /// An idle speaker never writes, so it never sees the error a write would return: without a
+    /// look at the state, it kept the card open and the kernel's unbind waited on it forever.
+    @Test func anIdlePlaybackDeviceThatIsDisconnectedIsClosedAndReopened() {
+        let gone = FakePCM()
+        let opener = FakeOpener([.success(gone), .failure(noDevice), .success(FakePCM())])
+        let statuses = Collector<AudioDeviceStatus>()
+        let playback = ALSAPlayback(configuration: .playback(device: "fake"), logger: AudioLoopHeartbeatTests.logger,
+                                    open: { configuration throws(ALSAError) in try opener.open(configuration) },
+                                    onStatus: { statuses.append($0) })
+        _ = playback.iterate()  // opens
+        #expect(playback.iterate() == .idle)
+        gone.record.withLock { $0.state = .disconnected }
+        _ = playback.iterate()
+        #expect(playback.status.isError, "the lost card is reported at once")
+        for _ in 0..<3 { _ = playback.iterate() }
+        #expect(opener.attempts.load(ordering: .relaxed) == 3)
+        if case .running = playback.status {} else { Issue.record("not reopened: \(playback.status)") }
+    }
+}
