@@ -147,7 +147,10 @@ struct VoicedDemo: AsyncParsableCommand {
         say.line("demo: voiced is running (log: \(outDirectory)/voiced.log); the user starts talking at 1 s\n")
 
         // 5. Watch and print the timeline; press the button (interrupt) 2 s into the third answer.
-        let interrupter = try ControlClient(path: socket)
+        // A connection per request, as voicectl makes: the daemon closes idle control clients.
+        func control(_ command: String, _ arguments: [String: JSONValue] = [:]) throws -> JSONValue {
+            try ControlClient(path: socket).request(command, arguments)
+        }
         let turns = Locked<[JSONValue]>([])
         let events = Locked<[JSONValue]>([])
         let deadline = ContinuousClock.now + .seconds(90)
@@ -169,13 +172,17 @@ struct VoicedDemo: AsyncParsableCommand {
             if !pressed, let at = pressAt.value, ContinuousClock.now >= at {
                 pressed = true
                 say.line(String(format: "%7.2fs  [button] short press: interrupt", (ContinuousClock.now - started).seconds))
-                _ = try? interrupter.request("interrupt")
+                do {
+                    _ = try control("interrupt")
+                } catch {
+                    say.line("demo: the interrupt was refused: \(error)")
+                }
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         watchTask.cancel()
-        let history = (try? interrupter.request("history", ["n": .int(10)]))?["turns"]
-        let metrics = try? interrupter.request("metrics")
+        let history = (try? control("history", ["n": .int(10)]))?["turns"]
+        let metrics = try? control("metrics")
         daemon.stop()
         fakecloud.stop()
 
