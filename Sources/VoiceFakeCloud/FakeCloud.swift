@@ -180,7 +180,7 @@ final class FakeCloudState: Sendable {
     /// Registers a new request; returns its number (1-based, per service).
     func begin(_ service: FakeCloudScript.Service, path: String, query: [String: String], headers: [String: String],
                body: String) -> Int {
-        store.withLock { store in
+        let number = store.withLock { store in
             let number = store.counts[service, default: 0] + 1
             store.counts[service] = number
             store.records.append(FakeRequestRecord(
@@ -188,6 +188,11 @@ final class FakeCloudState: Sendable {
                 outcome: .running, sent: 0, audioBytes: 0, controlMessages: []))
             return number
         }
+        // One line per request a fault is armed on (it strikes unless the client leaves first), so a long run (scripts/soak.sh) can count what it injected.
+        for fault in script.faults(for: service, number: number) {
+            logger.info("fault armed", metadata: ["service": "\(service.rawValue)", "number": "\(number)", "kind": "\(fault.kind.rawValue)"])
+        }
+        return number
     }
 
     func update(_ service: FakeCloudScript.Service, _ number: Int, _ change: (inout FakeRequestRecord) -> Void) {
