@@ -196,10 +196,10 @@ verdict=$(awk -v warmup="$warmup" -v dbmax=$(((db_mib + 4) * 1048576)) '
   { if ($5 > dbpeak) dbpeak = $5 }
   $1 >= warmup { n++; t[n] = $1; for (k = 2; k <= 5; k++) v[k, n] = $k }
   END {
-    name[2] = "rss_kib"; floor[2] = 4096; unit[2] = "KiB"
-    name[3] = "fds";     floor[3] = 3;    unit[3] = "fds"
-    name[4] = "threads"; floor[4] = 3;    unit[4] = "threads"
-    name[5] = "db_bytes"; floor[5] = -1;  unit[5] = "bytes"
+    name[2] = "rss_kib";  floor[2] = 4096
+    name[3] = "fds";      floor[3] = 3
+    name[4] = "threads";  floor[4] = 3
+    name[5] = "db_bytes"; floor[5] = -1
     bad = ""
     if (n < 3) { print "  too few samples after the warm-up to fit a line"; print "VERDICT ok"; exit }
     span = t[n] - t[1]
@@ -216,8 +216,8 @@ verdict=$(awk -v warmup="$warmup" -v dbmax=$(((db_mib + 4) * 1048576)) '
       limit = 3 * sd; if (floor[k] > limit) limit = floor[k]
       judged = floor[k] >= 0
       over = judged && growth > limit
-      printf "  %-8s slope %+12.1f %s/hour  growth %+12.1f over %d s  noise %10.1f  limit %10.1f  %s\n", \
-        name[k], slope * 3600, unit[k], growth, span, 3 * sd, judged ? limit : dbmax, \
+      printf "  %-8s slope %+12.1f /hour  growth %+12.1f over %d s  noise %10.1f  limit %10.1f  %s\n", \
+        name[k], slope * 3600, growth, span, 3 * sd, judged ? limit : dbmax, \
         judged ? (over ? "GROWING" : "flat") : (dbpeak > dbmax ? "OVER THE BOUND" : "within the bound (grows with the turns by design)")
       if (over) bad = bad " " name[k]
     }
