@@ -19,6 +19,8 @@ PACKAGES=(
   libpq-dev             # libpq: the telemetry sync to the central PostgreSQL
   postgresql            # a throwaway server for the telemetry tests (scripts/with-postgres.sh)
   openssl               # that server's TLS certificates, and device passwords
+  espeak-ng             # the espeak-ng command: scripts/soak.sh makes the user's speech with it
+  sqlite3               # the sqlite3 command: scripts/soak.sh counts the turns in the store
 )
 
 "$(dirname "$0")/apt-ensure.sh" setup "${PACKAGES[@]}"

@@ -182,7 +182,7 @@ final class FakeCloudState: Sendable {
                body: String) -> Int {
         // Path and body only: the headers hold the keys.
         logger.info("request", metadata: ["service": "\(service)", "path": "\(path)", "body": "\(body)"])
-        return store.withLock { store in
+        let number = store.withLock { store in
             let number = store.counts[service, default: 0] + 1
             store.counts[service] = number
             store.records.append(FakeRequestRecord(
@@ -190,6 +190,11 @@ final class FakeCloudState: Sendable {
                 outcome: .running, sent: 0, audioBytes: 0, controlMessages: []))
             return number
         }
+        // One line per request a fault is armed on (it strikes unless the client leaves first), so a long run (scripts/soak.sh) can count what it injected.
+        for fault in script.faults(for: service, number: number) {
+            logger.info("fault armed", metadata: ["service": "\(service.rawValue)", "number": "\(number)", "kind": "\(fault.kind.rawValue)"])
+        }
+        return number
     }
 
     func update(_ service: FakeCloudScript.Service, _ number: Int, _ change: (inout FakeRequestRecord) -> Void) {

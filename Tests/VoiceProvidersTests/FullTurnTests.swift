@@ -7,68 +7,6 @@ import VoiceEspeak
 import VoiceFakeCloud
 import VoiceProviders
 
-/// Runs timers on the system clock, for the real controller in real time.
-final class SystemTimerScheduler: TimerScheduler, Sendable {
-    let clock: SystemVoiceClock
-    init(clock: SystemVoiceClock) { self.clock = clock }
-    func schedule(at instant: VoiceInstant, _ action: @escaping @Sendable () -> Void) {
-        Task { [clock] in
-            try? await clock.sleep(until: instant)
-            action()
-        }
-    }
-}
-
-/// A speaker that plays instantly and keeps every chunk: what reached playback, per turn.
-final class RecordingPlayback: AudioPlayback, @unchecked Sendable {
-    // @unchecked: all state is behind `lock`; the handler is called outside it.
-    private let lock = Mutex(())
-    private var handler: (@Sendable (PlaybackEvent) -> Void)?
-    private var chunks: [PlaybackChunk] = []
-    private var started: Set<[Int]> = []
-
-    func setEventHandler(_ handler: @escaping @Sendable (PlaybackEvent) -> Void) { lock.withLock { _ in self.handler = handler } }
-
-    func enqueue(_ chunk: PlaybackChunk) {
-        let (handler, first) = lock.withLock { _ in
-            chunks.append(chunk)
-            return (self.handler, started.insert([chunk.turn, chunk.segment]).inserted)
-        }
-        if first { handler?(.segmentStarted(turn: chunk.turn, segment: chunk.segment)) }
-    }
-
-    func endSegment(turn: Int, segment: Int) {
-        let handler = lock.withLock { _ in self.handler }
-        handler?(.segmentFinished(turn: turn, segment: segment))
-    }
-
-    func drop() {}
-
-    var played: [PlaybackChunk] { lock.withLock { _ in chunks } }
-}
-
-/// Passes requests to another voice and keeps the audio it delivered (espeak-ng varies a little
-/// from one synthesis to the next, so tests compare with what was actually produced).
-final class RecordingTTS: TextToSpeech, Sendable {
-    let inner: any TextToSpeech & Sendable
-    private let audio = Mutex<[Int16]>([])
-    init(_ inner: any TextToSpeech & Sendable) { self.inner = inner }
-    func start(_ request: TTSRequest, onEvent: @escaping @Sendable (TTSEvent) -> Void) {
-        inner.start(request) { [self] event in
-            if case .audio(let pcm) = event { audio.withLock { $0 += pcm } }
-            onEvent(event)
-        }
-    }
-    func cancel(request: Int) { inner.cancel(request: request) }
-    var delivered: [Int16] { audio.withLock { $0 } }
-}
-
-final class NullIndicator: Indicator, @unchecked Sendable {
-    private let lock = Mutex<[IndicatorState]>([])
-    func show(_ state: IndicatorState) { lock.withLock { $0.append(state) } }
-    var shown: [IndicatorState] { lock.withLock { $0 } }
-}
-
 /// Whole turns through the real turn controller and engine, with the real LLM and TTS clients
 /// (and the espeak-ng fallback) against the fake cloud; speech comes in as the speech-to-text
 /// client would post it.
@@ -76,47 +14,9 @@ final class NullIndicator: Indicator, @unchecked Sendable {
     let question = "What's the weather like today?"
     let answer = "It is sunny and twenty two degrees. Enjoy your day!"
 
-    struct Rig {
-        let engine: TurnEngine
-        let playback: RecordingPlayback
-        let indicator: NullIndicator
-        let records: Recorder<TurnRecord>
-        let chat: OpenAIChat
-        let tts: ElevenLabsTTS
-        let fallback: RecordingTTS
-        let clock: SystemVoiceClock
-    }
+    func rig(_ cloud: FakeCloud) throws -> TurnRig { try TurnRig(cloud) }
 
-    func rig(_ cloud: FakeCloud) throws -> Rig {
-        let clock = SystemVoiceClock()
-        // Generous first-byte timeouts: these tests are about the flow, and CI runs every suite at once on two cores.
-        var chatSettings = OpenAIChatConfiguration(baseURL: cloud.chatBaseURL, model: "fake-gpt", apiKey: Secret("sk-turn-test"))
-        chatSettings.firstByteTimeout = .seconds(30)
-        var speechSettings = ElevenLabsConfiguration(baseURL: cloud.baseURL, voiceID: "voice1", apiKey: Secret("xi-turn-test"))
-        speechSettings.firstByteTimeout = .seconds(30)
-        let chat = try OpenAIChat(configuration: chatSettings, clock: clock)
-        let tts = try ElevenLabsTTS(configuration: speechSettings, clock: clock)
-        let playback = RecordingPlayback()
-        let indicator = NullIndicator()
-        let records = Recorder<TurnRecord>()
-        let fallback = RecordingTTS(EspeakTTS())
-        let engine = TurnEngine(controller: TurnController(clock: clock), llm: chat, tts: tts, fallbackTTS: fallback,
-                                playback: playback, indicator: indicator, scheduler: SystemTimerScheduler(clock: clock))
-        engine.actionObserver = { action in
-            if case .turnFinished(let record) = action { records.append(record) }
-        }
-        return Rig(engine: engine, playback: playback, indicator: indicator, records: records, chat: chat, tts: tts,
-                   fallback: fallback, clock: clock)
-    }
-
-    /// The user wakes the speaker and asks; the speech-to-text client's events arrive as it would post them.
-    func ask(_ rig: Rig, _ text: String) {
-        rig.engine.post(.button)
-        rig.engine.post(.speech(.speechStarted))
-        rig.engine.post(.speech(.partial(String(text.prefix(10)))))
-        rig.engine.post(.speech(.final(text: text, confidence: 0.98, start: 0.2, end: 1.9)))
-        rig.engine.post(.speech(.speechEnded))
-    }
+    func ask(_ rig: TurnRig, _ text: String) { rig.ask(text) }
 
     @Test func speechInSpokenAnswerOutWithRecords() async throws {
         var script = FakeCloudScript.instant
