@@ -37,13 +37,15 @@ dir=${SOAK_DIR:-$(mktemp -d /tmp/voiced-soak.XXXXXX)}
 mkdir -p "$dir/state"
 echo "soak: $minutes min, an utterance every $period s, a sample every $interval s, files in $dir"
 
-# 1. The release binaries.
+# 1. The release binaries: the same build as the package's (scripts/package.sh), in the same
+# scratch folder when VOICED_RELEASE_SCRATCH names one, so the test command builds them once.
+release=(-c release --static-swift-stdlib --scratch-path "${VOICED_RELEASE_SCRATCH:-.build-release}")
 if [ "${SOAK_NO_BUILD:-0}" != 1 ]; then
   echo "soak: building the release voiced and voiced-fakecloud"
-  swift build -c release --product voiced
-  swift build -c release --product voiced-fakecloud
+  swift build "${release[@]}" --product voiced
+  swift build "${release[@]}" --product voiced-fakecloud
 fi
-bin=$(swift build -c release --show-bin-path)
+bin=$(swift build "${release[@]}" --show-bin-path)
 for b in voiced voiced-fakecloud; do
   [ -x "$bin/$b" ] || { echo "soak: $bin/$b is not built (run without SOAK_NO_BUILD)" >&2; exit 1; }
 done

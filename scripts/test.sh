@@ -61,4 +61,8 @@ swift test --disable-xctest --filter VoicedTests --no-parallel
 
 echo "test: the system test: the .deb in a booted VM under systemd, kernel ALSA (snd-aloop) and GPIO (gpio-sim)"
 # The release build and the VM's base image are cached between runs in /var/cache/voiced-ci.
-VOICED_RELEASE_SCRATCH=${VOICED_RELEASE_SCRATCH:-/var/cache/voiced-ci/build-release} scripts/system-test.sh
+export VOICED_RELEASE_SCRATCH=${VOICED_RELEASE_SCRATCH:-/var/cache/voiced-ci/build-release}
+scripts/system-test.sh
+
+echo "test: a one-minute soak of the release daemon with faults (scripts/soak.sh 60 is the long run)"
+scripts/soak.sh 1

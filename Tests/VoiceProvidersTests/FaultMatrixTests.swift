@@ -319,6 +319,8 @@ import VoiceProviders
             label = sentences == 0 ? "llm_failed (apology)" : "llm_failed (\(sentences) sentence\(sentences == 1 ? "" : "s"), then apology)"
         case .interrupted:
             label = "interrupted"
+        case .aborted:
+            label = "aborted (\(record.cause?.rawValue ?? "-"))"
         }
         label = "\(cell.target): " + label + (problems.isEmpty ? "" : " **WRONG**")
         return Outcome(row: cell.row, phase: cell.phase, label: label, problems: problems)
