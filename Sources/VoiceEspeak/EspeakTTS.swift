@@ -42,6 +42,10 @@ public final class EspeakTTS: TextToSpeech, Sendable {
         let (voice, wordsPerMinute) = live.withLock { $0 }
         logger.debug("espeak-ng synthesis", metadata: ["request": "\(id)", "voice": "\(voice)", "words_per_minute": "\(wordsPerMinute)"])
         let flag = CancelFlag()
+        // Registered before the synthesis starts: its first chunk can reach the caller, and the
+        // caller cancel, before `synthesize` has even returned.
+        let stop = StopBox()
+        running.withLock { $0[id] = { flag.set(); stop.stop() } }
         let cancel = engine.synthesize(
             request.text, voice: voice, wordsPerMinute: wordsPerMinute,
             onChunk: { pcm in if !flag.isSet { onEvent(.audio(pcm)) } },
@@ -56,7 +60,7 @@ public final class EspeakTTS: TextToSpeech, Sendable {
                     onEvent(.failed(error.description))
                 }
             })
-        running.withLock { $0[id] = { flag.set(); cancel() } }
+        stop.set(cancel)
     }
 
     public func cancel(request id: Int) {
@@ -67,6 +71,27 @@ public final class EspeakTTS: TextToSpeech, Sendable {
     public func speak(_ notice: SystemNotice) async throws(EspeakError) -> [Int16] {
         let (voice, wordsPerMinute) = live.withLock { $0 }
         return try await engine.synthesizeAll(notice.rawValue, voice: voice, wordsPerMinute: wordsPerMinute)
+    }
+}
+
+/// The engine's cancel, once known; stopping before then stops it as soon as it is set.
+final class StopBox: Sendable {
+    private let state = Mutex<(cancel: (@Sendable () -> Void)?, stopped: Bool)>((nil, false))
+
+    func set(_ cancel: @escaping @Sendable () -> Void) {
+        let stopNow = state.withLock { state -> Bool in
+            state.cancel = cancel
+            return state.stopped
+        }
+        if stopNow { cancel() }
+    }
+
+    func stop() {
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
+            state.stopped = true
+            return state.cancel
+        }
+        cancel?()
     }
 }
 
