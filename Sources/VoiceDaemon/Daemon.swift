@@ -217,7 +217,7 @@ public final class Daemon: Sendable {
         if let kept = telemetry.persistedDebounce, config.turn.adaptive.enabled { controller.restoreDebounce(kept) }
         let turns = TurnService(controller: controller, llm: llm, tts: tts, fallbackTTS: fallback, playback: playback.output,
                                 indicator: mux, scheduler: TaskTimerScheduler(clock: clock),
-                                bargeInByVoice: config.audio.bargeIn == .voice, logger: logger.with(label: "voiced.turn"))
+                                bargeInByVoice: config.audio.bargeIn == .voice, loop: true, logger: logger.with(label: "voiced.turn"))
         self.turns = turns
 
         // Speech-to-text reads the ring; offline makes the speaker say so and go idle.

@@ -122,14 +122,12 @@ public final class DaemonControl: ControlHandling {
             guard turns.current.state == .idle else {
                 throw ControlError(.notPermitted, "the speaker is \(turns.current.state.rawValue.uppercased()), not idle; use interrupt to stop an answer")
             }
-            turns.buttonPressed()
-            return .object([("state", .string(turns.current.state.rawValue))])
+            return .object([("state", .string(turns.pressAndWait().state.rawValue))])
         case "interrupt":
             guard [.committed, .speaking].contains(turns.current.state) else {
                 throw ControlError(.notPermitted, "nothing to interrupt: the speaker is \(turns.current.state.rawValue.uppercased())")
             }
-            turns.buttonPressed()
-            return .object([("state", .string(turns.current.state.rawValue))])
+            return .object([("state", .string(turns.pressAndWait().state.rawValue))])
         case "say":
             guard case .string(let text)? = args["text"], !text.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ControlError(.badArgument, "say needs a non-empty \"text\"")

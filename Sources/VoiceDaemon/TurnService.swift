@@ -1,8 +1,10 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
 import VoiceCore
 import VoiceEspeak
+import VoiceLinux
 
 /// Where a speech event came from: the cloud speech-to-text, or the local voice activity
 /// detector that watches the microphone for barge-in.
@@ -11,8 +13,9 @@ public enum SpeechSource: Sendable, Equatable {
     case localVoiceActivity
 }
 
-/// What the daemon shows about the turn-taking, readable from any thread.
-public struct TurnStatus: Sendable, Equatable {
+/// What the daemon shows about the turn-taking, readable from any thread: a copy of the
+/// controller's view, published by the turn loop after each input it handles.
+public struct TurnSnapshot: Sendable, Equatable {
     public var state: TurnState = .idle
     public var turn: Int?
     public var recentTransitions: [TransitionEvent] = []
@@ -21,6 +24,22 @@ public struct TurnStatus: Sendable, Equatable {
     public var lastTurn: TurnRecord?
     /// Progress counter: it moves every time the controller handles an event (for the watchdog).
     public var handledEvents: Int = 0
+    /// Inputs the turn loop dropped because its queue was full.
+    public var droppedInputs: Int = 0
+
+    init(_ controller: TurnController) {
+        telemetry = controller.telemetry.snapshot
+        debounceMs = controller.debounce.wholeMilliseconds
+        update(from: controller)
+    }
+
+    mutating func update(from controller: TurnController) {
+        state = controller.state
+        turn = controller.currentTurnID ?? turn
+        recentTransitions = Array(controller.recentTransitions.suffix(16))
+        telemetry = controller.telemetry.snapshot
+        debounceMs = controller.debounce.wholeMilliseconds
+    }
 }
 
 /// Something that happened in the turn controller, for voicectl's `watch` and for telemetry.
@@ -34,41 +53,74 @@ public enum TurnNotification: Sendable, Equatable {
     case providerFailed(provider: String, turn: Int?, message: String)
 }
 
-/// The turn controller as a service of the daemon: it carries out the engine's actions on the
-/// real clock, admits speech events according to the state (the speaker's own voice must not
-/// barge in), keeps a status for displays, and tells observers what happens.
+/// The turn controller as a service of the daemon. With `loop: true` (the daemon) its turn loop,
+/// one dedicated thread (`voiced-turn`) woken by each post, is the only place the controller and
+/// the observers run; it admits speech events according to the state (the
+/// speaker's own voice must not barge in), publishes a snapshot for displays, and tells observers
+/// what happens. When it stops, the turn under way stops and its timers are cancelled.
 public final class TurnService: Service, Sendable {
     private let engine: TurnEngine
-    private let status: Mutex<TurnStatus>
+    /// Cancels the timers still waiting (the real clock's scheduler; a manual clock has none).
+    private let cancelTimers: @Sendable () -> Void
+    /// Signalled at each post: the turn loop's thread sleeps on it.
+    private let wakeups: DispatchSemaphore
+    private let status: Mutex<TurnSnapshot>
     private let observers = Mutex<[@Sendable (TurnNotification) -> Void]>([])
     private let bargeInByVoice: Atomic<Bool>
     private let logger: Logger
 
     public init(controller: TurnController, llm: any LanguageModel, tts: any TextToSpeech, fallbackTTS: any TextToSpeech,
                 playback: any AudioPlayback, indicator: any Indicator, scheduler: any TimerScheduler,
-                bargeInByVoice: Bool, logger: Logger) {
+                bargeInByVoice: Bool, loop: Bool = false, logger: Logger) {
         var logger = logger
         // Every line names its session (the journal's SESSION_ID); turn lines name the turn too.
         logger[metadataKey: "session"] = "\(controller.telemetry.sessionID)"
         self.logger = logger
         self.bargeInByVoice = Atomic(bargeInByVoice)
-        status = Mutex(TurnStatus(telemetry: controller.telemetry.snapshot, debounceMs: controller.debounce.wholeMilliseconds))
+        status = Mutex(TurnSnapshot(controller))
+        let wakeups = DispatchSemaphore(value: 0)
+        self.wakeups = wakeups
+        let timers = scheduler as? TaskTimerScheduler
+        cancelTimers = { timers?.cancelAll() }
         engine = TurnEngine(controller: controller, llm: llm, tts: tts, fallbackTTS: fallbackTTS, playback: playback,
-                            indicator: indicator, scheduler: scheduler)
+                            indicator: indicator, scheduler: scheduler,
+                            drive: loop ? .loop(wake: { [wakeups] in wakeups.signal() }) : .inline)
         engine.actionObserver = { [weak self] action in self?.observe(action) }
         engine.inputObserver = { [weak self] input in self?.observe(input) }
+        engine.handledObserver = { [weak self] controller in self?.published(controller) }
     }
 
-    /// The current status.
-    public var current: TurnStatus { status.withLock { $0 } }
+    /// The current status (as of the last input the turn loop handled).
+    public var current: TurnSnapshot { status.withLock { $0 } }
+
+    /// A debug hook: called on the thread that runs the controller, before each input.
+    public func onControllerThread(_ check: @escaping @Sendable () -> Void) { engine.willHandle = check }
+
+    /// Posts `input` and waits (at most `timeout`) until the turn loop has handled it; returns the
+    /// status then. For commands that answer with the state they led to (`voicectl wake`). It
+    /// blocks its thread: call it from a thread of its own (the control socket's), never from a
+    /// task, whose pool the turn loop runs on.
+    @discardableResult
+    public func postAndWait(_ input: TurnInput, timeout: Duration = .seconds(2)) -> TurnSnapshot {
+        let done = Mutex(false)
+        engine.post(input) { done.withLock { $0 = true } }
+        let deadline = ContinuousClock.now + timeout
+        while !done.withLock({ $0 }), ContinuousClock.now < deadline {
+            usleep(200)  // the control thread only: the loop answers within microseconds
+        }
+        return current
+    }
 
     /// Registers an observer of what happens (called on the engine's thread: it must not block).
     public func observe(_ observer: @escaping @Sendable (TurnNotification) -> Void) {
         observers.withLock { $0.append(observer) }
     }
 
-    /// A short press of the button (or `voicectl wake` / `interrupt`).
+    /// A short press of the button. It only enqueues (ahead of everything queued).
     public func buttonPressed() { engine.post(.button) }
+
+    /// `voicectl wake` / `interrupt`: a press, answered with the state it led to.
+    public func pressAndWait() -> TurnSnapshot { postAndWait(.button) }
 
     /// A speech event. While SPEAKING, only the local voice activity detector may barge in (and
     /// only when barge-in by voice is on): the cloud transcribes the speaker's own voice too.
@@ -90,10 +142,8 @@ public final class TurnService: Service, Sendable {
     /// Changes the turn-taking settings live.
     public func update(settings: TurnSettings, bargeInByVoice: Bool) {
         self.bargeInByVoice.store(bargeInByVoice, ordering: .relaxed)
+        // The snapshot shows the new debounce once the loop has applied the settings.
         engine.update(settings: settings)
-        // The controller restarts from a changed debounce (clamped to the adaptive bounds).
-        let debounce = min(max(settings.debounce, settings.adaptive.minimum), settings.adaptive.maximum)
-        status.withLock { $0.debounceMs = debounce.wholeMilliseconds }
     }
 
     /// Posts a heartbeat; `current.handledEvents` moves when the controller has handled it.
@@ -120,10 +170,47 @@ public final class TurnService: Service, Sendable {
     }
 
     public func run() async throws {
-        // The engine is event-driven: this service only waits for the end, then stops the turn.
-        try? await gracefulShutdown()
-        // Cancelled rather than shut down gracefully: another service failed.
-        engine.post(Task.isCancelled ? .fatalError : .shutdown)
+        let engine = self.engine
+        let wakeups = self.wakeups
+        let thread = LoopThread()
+        defer { thread.join() }  // it has ended: this only reclaims it
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if engine.drive.isLoop {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { (ended: CheckedContinuation<Void, Error>) in
+                        do {
+                            let started = try DedicatedThread.start(name: "voiced-turn") {
+                                while true {
+                                    wakeups.wait()
+                                    if !engine.drainQueued() { break }
+                                }
+                                ended.resume()
+                            }
+                            thread.set(started)
+                        } catch {
+                            ended.resume(throwing: error)
+                        }
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            // Cancelled rather than shut down gracefully: another service failed.
+            engine.post(Task.isCancelled ? .fatalError : .shutdown)
+            // The loop handles what is queued (the shutdown last), then ends.
+            engine.stop()
+            wakeups.signal()
+            try await group.waitForAll()
+        }
+        cancelTimers()
+    }
+
+    private func published(_ controller: TurnController) {
+        let dropped = engine.droppedInputs
+        status.withLock { status in
+            status.update(from: controller)
+            status.handledEvents &+= 1
+            status.droppedInputs = dropped
+        }
     }
 
     private func notify(_ notification: TurnNotification) {
@@ -131,7 +218,6 @@ public final class TurnService: Service, Sendable {
     }
 
     private func observe(_ input: TurnInput) {
-        status.withLock { $0.handledEvents &+= 1 }
         switch input {
         case .speech(let event): notify(.speech(event))
         case .llm(_, .failed(let message)): notify(.providerFailed(provider: "llm", turn: status.withLock { $0.turn }, message: message))
@@ -143,28 +229,15 @@ public final class TurnService: Service, Sendable {
     private func observe(_ action: TurnAction) {
         switch action {
         case .transitioned(let event):
-            status.withLock { status in
-                status.state = event.to
-                status.turn = event.turn ?? status.turn
-                status.recentTransitions.append(event)
-                if status.recentTransitions.count > 16 { status.recentTransitions.removeFirst() }
-            }
             // The controller's state machine logs the transition (one line per fact).
             notify(.transition(event))
         case .startTTS(let request):
             notify(.speaking(turn: request.turn, text: request.text))
         case .turnFinished(let record):
-            let snapshot = engine.controller.telemetry.snapshot
-            let debounce = engine.controller.debounce.wholeMilliseconds
-            status.withLock { status in
-                status.lastTurn = record
-                status.telemetry = snapshot
-                status.debounceMs = debounce
-            }
+            status.withLock { $0.lastTurn = record }
             // The controller logs the turn, with the event that fits its status.
             notify(.turnFinished(record))
         case .debounceAdjusted(let adjustment):
-            status.withLock { $0.debounceMs = adjustment.new.wholeMilliseconds }
             logger.notice("debounce adjusted", metadata: [
                 "turn": "\(engine.controller.currentTurnID.map(String.init) ?? "-")",
                 "old_ms": "\(adjustment.old.wholeMilliseconds)", "new_ms": "\(adjustment.new.wholeMilliseconds)",
@@ -177,3 +250,10 @@ public final class TurnService: Service, Sendable {
     }
 }
 
+
+/// The turn loop's thread, kept to be joined once it has ended.
+private final class LoopThread: Sendable {
+    private let thread = Mutex<DedicatedThread?>(nil)
+    func set(_ started: DedicatedThread) { thread.withLock { $0 = started } }
+    func join() { thread.withLock { $0 }?.join() }
+}

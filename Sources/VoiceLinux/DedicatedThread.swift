@@ -9,7 +9,7 @@ import VoiceCore
 // (a new LED state, a stop request) without waiting for its timeout.
 
 /// An OS thread running one closure, joined by ``join()``.
-final class DedicatedThread: @unchecked Sendable {
+public final class DedicatedThread: @unchecked Sendable {
     // @unchecked: `thread` is written once in `start` before the object is shared, then only read.
     private var thread = pthread_t()
     private let joined = Mutex(false)
@@ -26,12 +26,13 @@ final class DedicatedThread: @unchecked Sendable {
     private init() {}
 
     /// Starts `body` on a new thread; `name` identifies it in errors.
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) -> DedicatedThread {
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) -> DedicatedThread {
         let handle = DedicatedThread()
         let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
         let result = pthread_create(&handle.thread, nil, { raw in
             guard let raw else { return nil }
             let context = Unmanaged<Context>.fromOpaque(raw).takeRetainedValue()
+            nameThisThread(context.name)
             context.body()
             return nil
         }, context)
@@ -45,7 +46,7 @@ final class DedicatedThread: @unchecked Sendable {
     /// Waits for the thread to end; later calls return at once. Called from the thread itself
     /// (its owner's deinit can run there when the thread held the last reference), it detaches
     /// the thread instead, which then ends as soon as it returns.
-    func join() {
+    public func join() {
         let first = joined.withLock { joined in
             defer { joined = true }
             return !joined
@@ -60,6 +61,16 @@ final class DedicatedThread: @unchecked Sendable {
 }
 
 /// A thread could not be started (the system is out of threads or memory).
+/// Names the calling thread, as `top -H` and `ps -L` show it (the kernel keeps 15 bytes).
+/// Glibc's `pthread_setname_np` is not visible to Swift; writing the thread's `comm` is the same.
+func nameThisThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array(name.utf8.prefix(15))
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+}
+
 public struct ThreadStartError: Error, Hashable, CustomStringConvertible {
     /// The thread's name.
     public let name: String
