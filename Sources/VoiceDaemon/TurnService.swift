@@ -234,7 +234,12 @@ public final class TurnService: Service, Sendable {
         case .startTTS(let request):
             notify(.speaking(turn: request.turn, text: request.text))
         case .turnFinished(let record):
-            status.withLock { $0.lastTurn = record }
+            // The controller has handled the input: observers of the record see its counters.
+            let controller = engine.controller
+            status.withLock { status in
+                status.lastTurn = record
+                status.update(from: controller)
+            }
             // The controller logs the turn, with the event that fits its status.
             notify(.turnFinished(record))
         case .debounceAdjusted(let adjustment):

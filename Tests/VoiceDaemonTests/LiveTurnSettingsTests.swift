@@ -4,7 +4,7 @@ import VoiceTesting
 @testable import VoiceDaemon
 
 /// Turn settings changed while the daemon runs, through the call the daemon's live wiring makes
-/// (`TurnService.update(settings:bargeInByVoice:)`, `Daemon.liveWiring` target `.turn`), rule
+/// (`TurnService.update(settings:bargeInByVoice:)`, `LiveSettings.wiring` target `.turn`), rule
 /// what the controller does next. The daemon-level contract test cannot produce these cheaply.
 @Suite struct LiveTurnSettingsTests {
     /// Wake, hear `text` as a final transcript, and run until the turn is over.

@@ -22,11 +22,11 @@ import VoiceTesting
     }
 
     @Test func everyLiveKeyIsWiredToWhatItChangesInTheDaemon() {
-        let unwired = Self.liveKeys.subtracting(Daemon.liveWiring.keys)
-        #expect(unwired.isEmpty, "marked live in the schema but not wired in Daemon.liveWiring: \(unwired.sorted())")
-        let notLive = Set(Daemon.liveWiring.keys).subtracting(Self.liveKeys)
-        #expect(notLive.isEmpty, "wired in Daemon.liveWiring but not live in the schema: \(notLive.sorted())")
-        #expect(Daemon.liveWiring.values.allSatisfy { !$0.isEmpty })
+        let unwired = Self.liveKeys.subtracting(LiveSettings.wiring.keys)
+        #expect(unwired.isEmpty, "marked live in the schema but not wired in LiveSettings.wiring: \(unwired.sorted())")
+        let notLive = Set(LiveSettings.wiring.keys).subtracting(Self.liveKeys)
+        #expect(notLive.isEmpty, "wired in LiveSettings.wiring but not live in the schema: \(notLive.sorted())")
+        #expect(LiveSettings.wiring.values.allSatisfy { !$0.isEmpty })
     }
 
     @Test func aKeyThatIsNotLiveIsRefusedAsTakingEffectAfterRestart() throws {

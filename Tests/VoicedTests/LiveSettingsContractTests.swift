@@ -160,7 +160,7 @@ import VoiceTesting
             return now > 0 && before > 0 && now * 4 < before
         },
         // Components this harness has no instance of, or whose effect needs many turns: the key's
-        // own test drives the method the daemon's apply calls (Daemon.liveWiring), and here the
+        // own test drives the method the daemon's apply calls (LiveSettings.wiring), and here the
         // daemon only has to report it applied.
         "gpio.long_press_ms": Check(value: "3000", phase: .component,
                                     expected: "applied (GPIOButtonTests.aLongPressTimeChangedLiveAppliesToThePressInProgress)") {
@@ -200,7 +200,7 @@ import VoiceTesting
         let live = VoicedConfig.schema.filter(\.live).map(\.path)
         let missing = live.filter { Self.checks[$0] == nil }
         #expect(missing.isEmpty, """
-            live keys with no contract check: \(missing). Wire each in Daemon.liveWiring (what it changes in the \
+            live keys with no contract check: \(missing). Wire each in LiveSettings.wiring (what it changes in the \
             running daemon) and add its check to LiveSettingsContractTests.checks, or mark it live: false in the schema.
             """)
         let stale = Self.checks.keys.filter { key in !live.contains(key) }

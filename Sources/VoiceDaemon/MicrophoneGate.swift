@@ -1,0 +1,54 @@
+import Logging
+import VoiceCore
+import VoiceProviders
+
+/// Who may hear the microphone: the mute (kept in the state directory, so it holds across a
+/// restart and a reboot) and the streaming gate (audio goes to speech-to-text only when it may).
+final class MicrophoneGate: Sendable {
+    private let microphone: Microphone
+    private let mux: IndicatorMux
+    private let turns: TurnService
+    private let stt: DeepgramLiveClient
+    private let mute: MuteState
+    private let settings: SettingsStore
+    private let errors: ErrorFanout
+    private let logger: Logger
+
+    init(microphone: Microphone, mux: IndicatorMux, turns: TurnService, stt: DeepgramLiveClient, mute: MuteState,
+         settings: SettingsStore, errors: ErrorFanout, logger: Logger) {
+        self.microphone = microphone
+        self.mux = mux
+        self.turns = turns
+        self.stt = stt
+        self.mute = mute
+        self.settings = settings
+        self.errors = errors
+        self.logger = logger
+    }
+
+    var isMuted: Bool { mux.isMuted }
+
+    /// Mutes or unmutes the microphone: while muted no audio leaves the device.
+    func setMuted(_ on: Bool) {
+        microphone.setMuted(on)
+        mux.setMuted(on)
+        if on { turns.muted() }
+        updateStreaming()
+        do {
+            try mute.persist(on)
+        } catch {
+            logger.error("the mute applies now but could not be saved; it will not survive a restart",
+                         metadata: ["muted": "\(on)", "file": "\(mute.file)", "error": "\(error)"])
+            errors.send("the mute could not be saved to \(mute.file): \(error)")
+        }
+        logger.notice(on ? "microphone muted" : "microphone live", metadata: ["muted": "\(on)"])
+    }
+
+    /// Audio goes to speech-to-text only when it may: never while muted, and while IDLE only
+    /// with `always_listening` (otherwise a wake is needed first: nothing is streamed in between).
+    func updateStreaming(state: TurnState? = nil) {
+        let idle = (state ?? turns.current.state) == .idle
+        let silent = mux.isMuted || (idle && !settings.effective.turn.alwaysListening)
+        stt.setMuted(silent)
+    }
+}
