@@ -148,8 +148,8 @@ struct VoicedDemo: AsyncParsableCommand {
 
         // 5. Watch and print the timeline; press the button (interrupt) 2 s into the third answer.
         // A connection per request, as voicectl makes: the daemon closes idle control clients.
-        func control(_ command: String, _ arguments: [String: JSONValue] = [:]) throws -> JSONValue {
-            try ControlClient(path: socket).request(command, arguments)
+        func control(_ command: ControlCommand) throws -> JSONValue {
+            try ControlClient(path: socket).request(command)
         }
         let turns = Locked<[JSONValue]>([])
         let events = Locked<[JSONValue]>([])
@@ -173,7 +173,7 @@ struct VoicedDemo: AsyncParsableCommand {
                 pressed = true
                 say.line(String(format: "%7.2fs  [button] short press: interrupt", (ContinuousClock.now - started).seconds))
                 do {
-                    _ = try control("interrupt")
+                    _ = try control(.interrupt)
                 } catch {
                     say.line("demo: the interrupt was refused: \(error)")
                 }
@@ -181,8 +181,8 @@ struct VoicedDemo: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(20))
         }
         watchTask.cancel()
-        let history = (try? control("history", ["n": .int(10)]))?["turns"]
-        let metrics = try? control("metrics")
+        let history = (try? control(.history(count: 10)))?["turns"]
+        let metrics = try? control(.metrics)
         daemon.stop()
         fakecloud.stop()
 

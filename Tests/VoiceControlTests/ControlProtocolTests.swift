@@ -17,6 +17,9 @@ import VoiceSupport
         (#"{"v":2,"cmd":"status"}"#, "unsupported_version", "version 2 is not supported"),
         (#"{"v":1}"#, "malformed", "missing \"cmd\""),
         (#"{"v":1,"cmd":"status","args":[1]}"#, "malformed", "\"args\" must be an object"),
+        // Read strictly (JSONValue.parse): Foundation's decoder took a repeated key and a trailing comma.
+        (#"{"v":1,"cmd":"status","cmd":"mute"}"#, "malformed", "the key \"cmd\" appears twice"),
+        (#"{"v":1,"cmd":"status",}"#, "malformed", "a trailing comma"),
     ]
 
     @Test(arguments: bad)
