@@ -79,7 +79,7 @@ struct VoiceCtl: ParsableCommand {
 
 func text(_ value: JSONValue?) -> String {
     switch value {
-    case .string(let s)?: ExternalText.escapedForTerminal(s)  // what the daemon heard or said, from outside
+    case .string(let s)?: Escaping.escaped(s, as: .terminal)  // what the daemon heard or said, from outside
     case .int(let i)?: String(i)
     case .double(let d)?: d == d.rounded() ? String(Int64(d)) : String(format: "%.3g", d)
     case .bool(let b)?: b ? "yes" : "no"
