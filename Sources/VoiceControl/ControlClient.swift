@@ -3,6 +3,8 @@ import VoiceSupport
 /// A connection to the daemon's control socket, for voicectl and tests.
 public final class ControlClient {
     private let socket: LineSocket
+    /// The longest reply line read (a `history` of 200 turns is far below it).
+    private static let replyLimit = 16 * 1024 * 1024
     private var nextID: Int64 = 1
 
     public init(path: String) throws(SocketError) { socket = try LineSocket.connect(path: path) }
@@ -23,14 +25,14 @@ public final class ControlClient {
         nextID += 1
         guard socket.write(line: request.line) else {
             // The daemon may have said why before it closed (too many clients, idle too long).
-            if case .line(let bytes) = socket.readLine(limit: 16 * 1024 * 1024),
+            if case .line(let bytes) = socket.readLine(limit: Self.replyLimit),
                case .failure(_, let error)? = try? ControlReply.parse(bytes) {
                 throw error
             }
             throw ControlError(.unavailable, "the daemon closed the connection")
         }
         while true {
-            switch socket.readLine(limit: 16 * 1024 * 1024) {
+            switch socket.readLine(limit: Self.replyLimit) {
             case .end: throw ControlError(.unavailable, "the daemon closed the connection")
             case .tooLong: throw ControlError(.malformed, "the daemon's reply is too long")
             case .line(let bytes):
@@ -47,7 +49,7 @@ public final class ControlClient {
     public func watch(_ onEvent: (JSONValue) -> Bool) throws {
         _ = try request(.watch)
         while true {
-            switch socket.readLine(limit: 16 * 1024 * 1024) {
+            switch socket.readLine(limit: Self.replyLimit) {
             case .end: return
             case .tooLong: continue
             case .line(let bytes):
