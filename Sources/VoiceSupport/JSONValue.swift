@@ -34,7 +34,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d):
-            if d.isFinite { out += d == d.rounded() && abs(d) < 1e15 ? (d.sign == .minus ? "-" : "") + String(Int64(abs(d))) + ".0" : String(d) } else { out += "null" }
+            out += Self.number(d)
         case .string(let s): out += Self.quote(s)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
@@ -68,6 +68,14 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 
     private static func quote(_ s: String) -> String { Escaping.escaped(s, as: .json) }
+
+    /// A double as JSON: whole numbers keep a ".0" (so they read back as doubles), non-finite ones
+    /// have no JSON form and become null.
+    private static func number(_ d: Double) -> String {
+        guard d.isFinite else { return "null" }
+        guard d == d.rounded() && abs(d) < 1e15 else { return String(d) }
+        return (d.sign == .minus ? "-" : "") + String(Int64(abs(d))) + ".0"
+    }
 }
 
 /// JSON text that is not valid (RFC 8259), with the line and column of the problem.
