@@ -100,6 +100,40 @@ public struct RequestRejection: Error, Equatable, Sendable {
     public var error: ControlError
 }
 
+/// What a `watch` client is told about: each event is an object whose `"type"` is one of these,
+/// with the fields named here (and in docs/operations.md). The daemon writes them; voicectl and the
+/// demo read them.
+public enum ControlEventType: String, CaseIterable, Sendable {
+    /// A state transition: `from`, `to`, `cause`, `turn`, `t_ms`.
+    case state
+    /// What speech-to-text heard so far (`text`), and its final transcript (`text`, `confidence`).
+    case partial, final
+    /// The user started or stopped talking.
+    case speechStarted = "speech_started", speechEnded = "speech_ended"
+    /// A sentence of the answer being said: `turn`, `text`.
+    case speaking
+    /// A finished turn, as `history` shows it.
+    case turn
+    /// The `metrics`, every few turns.
+    case telemetry
+    /// The adaptive debounce moved: `old_ms`, `new_ms`, `cancellation_rate`.
+    case debounce
+    /// Something failed: `message` (and `source`, `turn` for a provider).
+    case error
+
+    /// The type of `event`, nil for one this version does not know.
+    public init?(of event: JSONValue) {
+        guard case .string(let name)? = event["type"] else { return nil }
+        self.init(rawValue: name)
+    }
+
+    /// An event of this type with `fields` (an object) after its `"type"`.
+    public func event(_ fields: JSONValue = .object([])) -> JSONValue {
+        guard case .object(let pairs) = fields else { return .object([("type", .string(rawValue))]) }
+        return .object([("type", .string(rawValue))] + pairs)
+    }
+}
+
 /// One line from the daemon.
 public enum ControlReply: Equatable, Sendable {
     case success(id: JSONValue, result: JSONValue)

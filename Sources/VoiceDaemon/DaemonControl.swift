@@ -61,7 +61,7 @@ public final class DaemonControl: ControlHandling {
 
     /// Tells every watcher about something that happened outside the turn controller (an error).
     public func broadcast(error message: String) {
-        send(.object([("type", .string("error")), ("message", .string(message))]))
+        send(ControlEventType.error.event(.object([("message", .string(message))])))
     }
 
     public func disconnected(_ connection: ControlConnection) {
@@ -167,35 +167,34 @@ public final class DaemonControl: ControlHandling {
     private func observe(_ note: TurnNotification) {
         switch note {
         case .transition(let event):
-            send(Self.json(transition: event).adding(("type", .string("state"))))
+            send(ControlEventType.state.event(Self.json(transition: event)))
         case .speech(let speech):
             switch speech {
-            case .partial(let text): send(.object([("type", .string("partial")), ("text", .string(text))]))
+            case .partial(let text): send(ControlEventType.partial.event(.object([("text", .string(text))])))
             case .final(let text, let confidence, _, _):
-                send(.object([("type", .string("final")), ("text", .string(text)), ("confidence", .double(confidence))]))
-            case .speechStarted: send(.object([("type", .string("speech_started"))]))
-            case .speechEnded: send(.object([("type", .string("speech_ended"))]))
+                send(ControlEventType.final.event(.object([("text", .string(text)), ("confidence", .double(confidence))])))
+            case .speechStarted: send(ControlEventType.speechStarted.event())
+            case .speechEnded: send(ControlEventType.speechEnded.event())
             }
         case .speaking(let turn, let text):
-            send(.object([("type", .string("speaking")), ("turn", .int(Int64(turn))), ("text", .string(text))]))
+            send(ControlEventType.speaking.event(.object([("turn", .int(Int64(turn))), ("text", .string(text))])))
         case .turnFinished(let record):
             let count = recent.withLock { list -> Int in
                 list.append(record)
                 if list.count > Self.historyLimit { list.removeFirst(list.count - Self.historyLimit) }
                 return list.count
             }
-            send(Self.json(turn: record).adding(("type", .string("turn"))))
-            if count % Self.snapshotEvery == 0 { send(metrics().adding(("type", .string("telemetry")))) }
+            send(ControlEventType.turn.event(Self.json(turn: record)))
+            if count % Self.snapshotEvery == 0 { send(ControlEventType.telemetry.event(metrics())) }
         case .providerFailed(let provider, let turn, let message):
-            send(.object([
-                ("type", .string("error")), ("source", .string(provider)), ("turn", turn.map { .int(Int64($0)) } ?? .null),
-                ("message", .string(message)),
-            ]))
+            send(ControlEventType.error.event(.object([
+                ("source", .string(provider)), ("turn", turn.map { .int(Int64($0)) } ?? .null), ("message", .string(message)),
+            ])))
         case .debounceAdjusted(let adjustment):
-            send(.object([
-                ("type", .string("debounce")), ("old_ms", .int(adjustment.old.wholeMilliseconds)),
-                ("new_ms", .int(adjustment.new.wholeMilliseconds)), ("cancellation_rate", .double(adjustment.cancellationRate)),
-            ]))
+            send(ControlEventType.debounce.event(.object([
+                ("old_ms", .int(adjustment.old.wholeMilliseconds)), ("new_ms", .int(adjustment.new.wholeMilliseconds)),
+                ("cancellation_rate", .double(adjustment.cancellationRate)),
+            ])))
         }
     }
 
@@ -243,11 +242,5 @@ extension JSONValue {
         case .boolean(let b): self = .bool(b)
         case .array(let items): self = .array(items.map(JSONValue.init))
         }
-    }
-
-    /// An object with one more key in front.
-    func adding(_ pair: (String, JSONValue)) -> JSONValue {
-        if case .object(let pairs) = self { return .object([pair] + pairs) }
-        return self
     }
 }

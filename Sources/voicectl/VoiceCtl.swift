@@ -139,20 +139,20 @@ struct Watch: ParsableCommand {
                     return true
                 }
                 let line: String
-                switch text(event["type"]) {
-                case "state": line = "\(text(event["from"]).uppercased()) → \(text(event["to"]).uppercased())  (\(text(event["cause"])))"
-                case "partial": line = "  … \(text(event["text"]))"
-                case "final": line = "  heard: \"\(text(event["text"]))\""
-                case "speech_started": line = "  (speech)"
-                case "speech_ended": line = "  (silence)"
-                case "speaking": line = "  saying: \"\(text(event["text"]))\""
-                case "turn":
+                switch ControlEventType(of: event) {
+                case .state?: line = "\(text(event["from"]).uppercased()) → \(text(event["to"]).uppercased())  (\(text(event["cause"])))"
+                case .partial?: line = "  … \(text(event["text"]))"
+                case .final?: line = "  heard: \"\(text(event["text"]))\""
+                case .speechStarted?: line = "  (speech)"
+                case .speechEnded?: line = "  (silence)"
+                case .speaking?: line = "  saying: \"\(text(event["text"]))\""
+                case .turn?:
                     line = "turn \(text(event["turn"])) \(text(event["status"])): latency \(text(event["latency_ms"])) ms, \"\(text(event["agent_text"]))\""
-                case "telemetry":
+                case .telemetry?:
                     line = "metrics: cancellation rate \(text(event["cancellation_rate"])), average latency \(text(event["avg_turn_latency_ms"])) ms"
-                case "debounce": line = "debounce \(text(event["old_ms"])) → \(text(event["new_ms"])) ms"
-                case "error": line = "ERROR: \(text(event["message"]))"
-                default: line = event.serialized()
+                case .debounce?: line = "debounce \(text(event["old_ms"])) → \(text(event["new_ms"])) ms"
+                case .error?: line = "ERROR: \(text(event["message"]))"
+                case nil: line = event.serialized()  // from a newer daemon
                 }
                 emitLine(line)
                 return true

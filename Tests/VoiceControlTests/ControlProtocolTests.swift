@@ -49,6 +49,15 @@ import VoiceSupport
         #expect(rejection.error.code == .tooLarge)
     }
 
+    @Test func eventsCarryTheirTypeFirst() {
+        let event = ControlEventType.speechStarted.event()
+        #expect(event.serialized() == #"{"type":"speech_started"}"#)
+        #expect(ControlEventType.final.event(.object([("text", .string("hi"))])).serialized() == #"{"type":"final","text":"hi"}"#)
+        for type in ControlEventType.allCases { #expect(ControlEventType(of: type.event()) == type) }
+        #expect(ControlEventType(of: .object([("type", .string("dance"))])) == nil)
+        #expect(ControlEventType(of: .object([("type", .int(1))])) == nil)
+    }
+
     @Test func repliesRoundTrip() throws {
         let replies: [ControlReply] = [
             .success(id: .int(1), result: .object([("state", .string("idle"))])),
