@@ -92,8 +92,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Small Foundation-based helpers shared by tools: an order-keeping JSON value.
-        .target(name: "VoiceSupport"),
+        // Small helpers shared by tools: an order-keeping JSON value and its strict reader.
+        .target(name: "VoiceSupport", dependencies: ["VoiceCore"]),
         // The control socket's protocol (newline-delimited JSON) and its client, for voicectl and the daemon.
         .target(name: "VoiceControl", dependencies: ["VoiceCore", "VoiceSupport"]),
         // Manual clock, scripted fakes and the scenario runner: used by tests, the simulator and the demo.

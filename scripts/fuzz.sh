@@ -50,7 +50,7 @@ extra_sources() {
   case $1 in
     sse) echo Sources/VoiceProviders/SSEParser.swift ;;
     deepgram) echo Sources/VoiceProviders/DeepgramMessage.swift Sources/VoiceProviders/DeepgramKey.swift Sources/VoiceProviders/DeepgramError.swift ;;
-    control) echo Sources/VoiceControl/ControlProtocol.swift ;;
+    control) echo Sources/VoiceControl/ControlProtocol.swift Sources/VoiceControl/ControlCommand.swift ;;
     *) ;;
   esac
 }

@@ -3,24 +3,36 @@ import VoiceSupport
 /// A connection to the daemon's control socket, for voicectl and tests.
 public final class ControlClient {
     private let socket: LineSocket
+    /// The longest reply line read (a `history` of 200 turns is far below it).
+    private static let replyLimit = 16 * 1024 * 1024
     private var nextID: Int64 = 1
 
     public init(path: String) throws(SocketError) { socket = try LineSocket.connect(path: path) }
 
-    /// Sends a request and returns its result, or throws the daemon's error.
+    /// Sends a command and returns its result, or throws the daemon's error.
+    public func request(_ command: ControlCommand) throws -> JSONValue {
+        try send(command.request(id: .int(nextID)))
+    }
+
+    /// Sends a request in its wire form, as it is (for tests of what the daemon refuses), and
+    /// returns its result, or throws the daemon's error.
     public func request(_ command: String, _ arguments: [String: JSONValue] = [:]) throws -> JSONValue {
-        let id = JSONValue.int(nextID)
+        try send(ControlRequest(id: .int(nextID), command: command, arguments: arguments))
+    }
+
+    private func send(_ request: ControlRequest) throws -> JSONValue {
+        let id = request.id
         nextID += 1
-        guard socket.write(line: ControlRequest(id: id, command: command, arguments: arguments).line) else {
+        guard socket.write(line: request.line) else {
             // The daemon may have said why before it closed (too many clients, idle too long).
-            if case .line(let bytes) = socket.readLine(limit: 16 * 1024 * 1024),
+            if case .line(let bytes) = socket.readLine(limit: Self.replyLimit),
                case .failure(_, let error)? = try? ControlReply.parse(bytes) {
                 throw error
             }
             throw ControlError(.unavailable, "the daemon closed the connection")
         }
         while true {
-            switch socket.readLine(limit: 16 * 1024 * 1024) {
+            switch socket.readLine(limit: Self.replyLimit) {
             case .end: throw ControlError(.unavailable, "the daemon closed the connection")
             case .tooLong: throw ControlError(.malformed, "the daemon's reply is too long")
             case .line(let bytes):
@@ -35,9 +47,9 @@ public final class ControlClient {
 
     /// Starts a watch and calls `onEvent` for every event until the daemon closes or `onEvent` returns false.
     public func watch(_ onEvent: (JSONValue) -> Bool) throws {
-        _ = try request("watch")
+        _ = try request(.watch)
         while true {
-            switch socket.readLine(limit: 16 * 1024 * 1024) {
+            switch socket.readLine(limit: Self.replyLimit) {
             case .end: return
             case .tooLong: continue
             case .line(let bytes):

@@ -1,4 +1,3 @@
-import Foundation
 import VoiceSupport
 
 /// The control socket's protocol: one JSON object per line, both ways, each with `"v": 1`.
@@ -8,7 +7,9 @@ import VoiceSupport
 ///     ← {"v":1,"id":7,"ok":false,"error":{"code":"bad_argument","message":"..."}}
 ///     ← {"v":1,"event":{...}}                      (after a "watch" request, until disconnect)
 ///
-/// See docs/operations.md for every command.
+/// Lines are read with the project's strict JSON reader (``JSONValue/parse(_:)``): a key twice in
+/// one object, a trailing comma or nesting deeper than 128 is refused. The commands and their
+/// arguments are ``ControlCommand``; see docs/operations.md for every command.
 public enum ControlProtocol {
     public static let version: Int64 = 1
     /// The longest request line accepted; longer ones get a `too_large` error.
@@ -38,7 +39,7 @@ public struct ControlError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// One request.
+/// One request as it travels: its id, command name and arguments, before ``ControlCommand`` reads them.
 public struct ControlRequest: Equatable, Sendable {
     public var id: JSONValue
     public var command: String
@@ -66,9 +67,9 @@ public struct ControlRequest: Equatable, Sendable {
         }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+            value = try JSONValue.parse(line)
         } catch {
-            return .failure(RequestRejection(id: JSONValue.null, error: ControlError(.malformed, "not a JSON object: one JSON object per line is expected")))
+            return .failure(RequestRejection(id: JSONValue.null, error: ControlError(.malformed, "not a JSON object (\(error)): one JSON object per line is expected")))
         }
         guard case .object = value else {
             return .failure(RequestRejection(id: JSONValue.null, error: ControlError(.malformed, "expected a JSON object, e.g. {\"v\":1,\"cmd\":\"status\"}")))
@@ -99,6 +100,40 @@ public struct RequestRejection: Error, Equatable, Sendable {
     public var error: ControlError
 }
 
+/// What a `watch` client is told about: each event is an object whose `"type"` is one of these,
+/// with the fields named here (and in docs/operations.md). The daemon writes them; voicectl and the
+/// demo read them.
+public enum ControlEventType: String, CaseIterable, Sendable {
+    /// A state transition: `from`, `to`, `cause`, `turn`, `t_ms`.
+    case state
+    /// What speech-to-text heard so far (`text`), and its final transcript (`text`, `confidence`).
+    case partial, final
+    /// The user started or stopped talking.
+    case speechStarted = "speech_started", speechEnded = "speech_ended"
+    /// A sentence of the answer being said: `turn`, `text`.
+    case speaking
+    /// A finished turn, as `history` shows it.
+    case turn
+    /// The `metrics`, every few turns.
+    case telemetry
+    /// The adaptive debounce moved: `old_ms`, `new_ms`, `cancellation_rate`.
+    case debounce
+    /// Something failed: `message` (and `source`, `turn` for a provider).
+    case error
+
+    /// The type of `event`, nil for one this version does not know.
+    public init?(of event: JSONValue) {
+        guard case .string(let name)? = event["type"] else { return nil }
+        self.init(rawValue: name)
+    }
+
+    /// An event of this type with `fields` (an object) after its `"type"`.
+    public func event(_ fields: JSONValue = .object([])) -> JSONValue {
+        guard case .object(let pairs) = fields else { return .object([("type", .string(rawValue))]) }
+        return .object([("type", .string(rawValue))] + pairs)
+    }
+}
+
 /// One line from the daemon.
 public enum ControlReply: Equatable, Sendable {
     case success(id: JSONValue, result: JSONValue)
@@ -122,9 +157,9 @@ public enum ControlReply: Equatable, Sendable {
     public static func parse(_ line: some Collection<UInt8>) throws(ControlError) -> ControlReply {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+            value = try JSONValue.parse(line)
         } catch {
-            throw ControlError(.malformed, "the daemon sent a line that is not JSON")
+            throw ControlError(.malformed, "the daemon sent a line that is not JSON (\(error))")
         }
         if let event = value["event"] { return .event(event) }
         let id = value["id"] ?? .null

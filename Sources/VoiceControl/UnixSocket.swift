@@ -1,4 +1,3 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,8 +22,6 @@ public final class LineSocket: @unchecked Sendable {
     // framer belongs to the reading thread.
     public let descriptor: Int32
     private var framer: LineFramer?
-    private var closed = false
-    private let closeLock = NSLock()
 
     public init(descriptor: Int32) { self.descriptor = descriptor }
 
@@ -94,13 +91,6 @@ public final class LineSocket: @unchecked Sendable {
         case line([UInt8])
         case tooLong
         case end
-    }
-
-    /// Shuts the connection down (both ways); safe to call twice.
-    public func shutdownConnection() {
-        closeLock.lock()
-        defer { closeLock.unlock() }
-        if !closed { shutdown(descriptor, Int32(SHUT_RDWR)) }
     }
 
     deinit { close(descriptor) }

@@ -78,8 +78,10 @@ public enum AudioMath {
     /// The decibels of an amplitude ratio (20 log10 convention), `-infinity` for 0.
     public static func decibels(amplitude: Double) -> Double { 20 * log10(amplitude) }
 
-    /// The root mean square of `samples`, on the Int16 scale (0 for no samples).
-    public static func rms(_ samples: UnsafeBufferPointer<Int16>) -> Double {
+    /// The root mean square of `samples`, on the Int16 scale (0 for no samples). Inlinable, so
+    /// that each caller gets a copy specialised for its collection (a frame, a slice of one).
+    @inlinable
+    public static func rms(_ samples: some Collection<Int16>) -> Double {
         guard !samples.isEmpty else { return 0 }
         var sum = 0.0
         for sample in samples {
@@ -88,9 +90,6 @@ public enum AudioMath {
         }
         return (sum / Double(samples.count)).squareRoot()
     }
-
-    /// The root mean square of `samples`, on the Int16 scale (0 for no samples).
-    public static func rms(_ samples: [Int16]) -> Double { samples.withUnsafeBufferPointer { rms($0) } }
 
     /// The level of `rms` in dB relative to a full-scale square wave (32768): silence is `-infinity`.
     public static func dBFS(rms: Double) -> Double { decibels(amplitude: rms / 32768) }

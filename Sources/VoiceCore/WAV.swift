@@ -188,10 +188,7 @@ public enum WAV {
     }
 
     static func fourCC(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> String {
-        (at..<at + 4).map { index in
-            let byte = bytes[index]
-            return byte >= 0x20 && byte < 0x7F ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
-        }.joined()
+        Escaping.escaped((at..<at + 4).map { Unicode.Scalar(bytes[$0]) }, as: .bytes)
     }
 
     static func u16(_ bytes: UnsafeRawBufferPointer, _ at: Int) -> UInt16 {

@@ -13,8 +13,8 @@ import Glibc
 /// Both methods are called on the control socket's one thread, which serves every client: they
 /// must not block (answer from state at hand; `watch` only registers the connection).
 public protocol ControlHandling: AnyObject, Sendable {
-    /// Answers one request. `connection` is the asking client, for `watch`.
-    func handle(_ request: ControlRequest, from connection: ControlConnection) -> Result<JSONValue, ControlError>
+    /// Answers one command. `connection` is the asking client, for `watch`.
+    func handle(_ command: ControlCommand, from connection: ControlConnection) -> Result<JSONValue, ControlError>
     /// The client went away.
     func disconnected(_ connection: ControlConnection)
 }
@@ -414,16 +414,16 @@ public final class ControlSocketServer: @unchecked Sendable {
             case .line(let bytes):
                 if bytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
                 table.requested(connection.id, at: clock.now)
-                switch ControlRequest.parse(bytes) {
+                switch ControlCommand.parse(bytes) {
                 case .failure(let rejection):
                     connection.send(.failure(id: rejection.id, error: rejection.error))
-                case .success(let request):
-                    switch handler.handle(request, from: connection) {
+                case .success(let (id, command)):
+                    switch handler.handle(command, from: connection) {
                     case .success(let result):
-                        if request.command == "watch" { table.startedWatching(connection.id) }
-                        connection.send(.success(id: request.id, result: result))
+                        if command == .watch { table.startedWatching(connection.id) }
+                        connection.send(.success(id: id, result: result))
                     case .failure(let error):
-                        connection.send(.failure(id: request.id, error: error))
+                        connection.send(.failure(id: id, error: error))
                     }
                 }
             }

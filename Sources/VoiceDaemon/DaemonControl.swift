@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 import VoiceControl
 import VoiceCore
@@ -40,7 +39,7 @@ public struct DaemonProbes: Sendable {
 /// Answers voicectl: status, watch, settings, history, metrics, wake, interrupt, say, mute.
 public final class DaemonControl: ControlHandling {
     /// How many finished turns `history` and the latency sparkline can show.
-    public static let historyLimit = 200
+    public static let historyLimit = ControlCommand.historyLimit
     /// A telemetry snapshot goes to watchers every this many turns.
     public static let snapshotEvery = 5
 
@@ -62,88 +61,63 @@ public final class DaemonControl: ControlHandling {
 
     /// Tells every watcher about something that happened outside the turn controller (an error).
     public func broadcast(error message: String) {
-        send(.object([("type", .string("error")), ("message", .string(message))]))
+        send(ControlEventType.error.event(.object([("message", .string(message))])))
     }
 
     public func disconnected(_ connection: ControlConnection) {
         _ = watchers.withLock { $0.remove(connection) }
     }
 
-    public func handle(_ request: ControlRequest, from connection: ControlConnection) -> Result<JSONValue, ControlError> {
+    public func handle(_ command: ControlCommand, from connection: ControlConnection) -> Result<JSONValue, ControlError> {
         do throws(ControlError) {
-            return .success(try answer(request, connection))
+            return .success(try answer(command, connection))
         } catch {
             return .failure(error)
         }
     }
 
-    private func answer(_ request: ControlRequest, _ connection: ControlConnection) throws(ControlError) -> JSONValue {
-        let args = request.arguments
-        switch request.command {
-        case "status": return status()
-        case "watch":
+    private func answer(_ command: ControlCommand, _ connection: ControlConnection) throws(ControlError) -> JSONValue {
+        switch command {
+        case .status: return status()
+        case .watch:
             _ = watchers.withLock { $0.insert(connection) }
             return .object([("watching", .bool(true))])
-        case "settings.get":
-            if case .string(let name)? = args["key"] {
-                let key = try SettingsStore.key(named: name)
-                return .object([(name, JSONValue(key.value(in: settings.effective)))])
-            }
+        case .settingsGet(let name?):
+            let key = try SettingsStore.key(named: name)
+            return .object([(name, JSONValue(key.value(in: settings.effective)))])
+        case .settingsGet(nil):
             return .object(settings.all().map { ($0.name, .object([("value", JSONValue($0.value)), ("source", .string($0.source))])) })
-        case "settings.set":
-            guard case .string(let name)? = args["key"] else { throw ControlError(.badArgument, "settings.set needs \"key\"") }
-            guard let raw = args["value"] else { throw ControlError(.badArgument, "settings.set needs \"value\"") }
-            let text: String
-            switch raw {
-            case .string(let s): text = s
-            default: text = raw.serialized()
-            }
+        case .settingsSet(let name, let text):
             let config = try settings.set(name, to: text)
             probes.apply(config)
             let key = try SettingsStore.key(named: name)
             return .object([(name, JSONValue(key.value(in: config)))])
-        case "settings.reset":
-            var name: String?
-            if case .string(let n)? = args["key"] { name = n }
+        case .settingsReset(let name):
             let config = try settings.reset(name)
             probes.apply(config)
             return .object([("reset", .string(name ?? "all"))])
-        case "history":
-            var count = 10
-            if let raw = args["n"] {
-                guard case .int(let n) = raw, n >= 1, n <= Int64(Self.historyLimit) else {
-                    throw ControlError(.badArgument, "n must be a whole number from 1 to \(Self.historyLimit)")
-                }
-                count = Int(n)
-            }
+        case .history(let count):
             return .object([("turns", .array(recent.withLock { Array($0.suffix(count)) }.map(Self.json(turn:))))])
-        case "metrics": return metrics()
-        case "wake":
+        case .metrics: return metrics()
+        case .wake:
             guard turns.current.state == .idle else {
                 throw ControlError(.notPermitted, "the speaker is \(turns.current.state.rawValue.uppercased()), not idle; use interrupt to stop an answer")
             }
             return .object([("state", .string(turns.pressAndWait().state.rawValue))])
-        case "interrupt":
+        case .interrupt:
             guard [.committed, .speaking].contains(turns.current.state) else {
                 throw ControlError(.notPermitted, "nothing to interrupt: the speaker is \(turns.current.state.rawValue.uppercased())")
             }
             return .object([("state", .string(turns.pressAndWait().state.rawValue))])
-        case "say":
-            guard case .string(let text)? = args["text"], !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw ControlError(.badArgument, "say needs a non-empty \"text\"")
-            }
-            guard text.count <= 2000 else { throw ControlError(.badArgument, "text of \(text.count) characters; at most 2000") }
+        case .say(let text):
             guard turns.current.state == .idle else {
                 throw ControlError(.notPermitted, "the speaker is \(turns.current.state.rawValue.uppercased()); say works while idle")
             }
             turns.say(text)
             return .object([("saying", .string(text))])
-        case "mute":
-            guard case .bool(let on)? = args["on"] else { throw ControlError(.badArgument, "mute needs \"on\": true or false") }
+        case .mute(let on):
             probes.setMuted(on)
             return .object([("muted", .bool(probes.isMuted()))])
-        default:
-            throw ControlError(.unknownCommand, "unknown command '\(request.command)' (commands: status, watch, settings.get, settings.set, settings.reset, history, metrics, wake, interrupt, say, mute)")
         }
     }
 
@@ -169,6 +143,8 @@ public final class DaemonControl: ControlHandling {
             ("ring_buffer", ring),
             ("telemetry", .object(probes.telemetry().map { ($0.0, .int(Int64($0.1))) })),
             ("debounce_ms", .int(current.debounceMs)),
+            ("turn_loop", .object([("handled", .int(Int64(current.handledEvents))),
+                                   ("dropped", .int(Int64(current.droppedInputs)))])),
             ("transitions", .array(current.recentTransitions.suffix(8).map(Self.json(transition:)))),
         ])
     }
@@ -191,35 +167,34 @@ public final class DaemonControl: ControlHandling {
     private func observe(_ note: TurnNotification) {
         switch note {
         case .transition(let event):
-            send(Self.json(transition: event).adding(("type", .string("state"))))
+            send(ControlEventType.state.event(Self.json(transition: event)))
         case .speech(let speech):
             switch speech {
-            case .partial(let text): send(.object([("type", .string("partial")), ("text", .string(text))]))
+            case .partial(let text): send(ControlEventType.partial.event(.object([("text", .string(text))])))
             case .final(let text, let confidence, _, _):
-                send(.object([("type", .string("final")), ("text", .string(text)), ("confidence", .double(confidence))]))
-            case .speechStarted: send(.object([("type", .string("speech_started"))]))
-            case .speechEnded: send(.object([("type", .string("speech_ended"))]))
+                send(ControlEventType.final.event(.object([("text", .string(text)), ("confidence", .double(confidence))])))
+            case .speechStarted: send(ControlEventType.speechStarted.event())
+            case .speechEnded: send(ControlEventType.speechEnded.event())
             }
         case .speaking(let turn, let text):
-            send(.object([("type", .string("speaking")), ("turn", .int(Int64(turn))), ("text", .string(text))]))
+            send(ControlEventType.speaking.event(.object([("turn", .int(Int64(turn))), ("text", .string(text))])))
         case .turnFinished(let record):
             let count = recent.withLock { list -> Int in
                 list.append(record)
                 if list.count > Self.historyLimit { list.removeFirst(list.count - Self.historyLimit) }
                 return list.count
             }
-            send(Self.json(turn: record).adding(("type", .string("turn"))))
-            if count % Self.snapshotEvery == 0 { send(metrics().adding(("type", .string("telemetry")))) }
+            send(ControlEventType.turn.event(Self.json(turn: record)))
+            if count % Self.snapshotEvery == 0 { send(ControlEventType.telemetry.event(metrics())) }
         case .providerFailed(let provider, let turn, let message):
-            send(.object([
-                ("type", .string("error")), ("source", .string(provider)), ("turn", turn.map { .int(Int64($0)) } ?? .null),
-                ("message", .string(message)),
-            ]))
+            send(ControlEventType.error.event(.object([
+                ("source", .string(provider)), ("turn", turn.map { .int(Int64($0)) } ?? .null), ("message", .string(message)),
+            ])))
         case .debounceAdjusted(let adjustment):
-            send(.object([
-                ("type", .string("debounce")), ("old_ms", .int(adjustment.old.wholeMilliseconds)),
-                ("new_ms", .int(adjustment.new.wholeMilliseconds)), ("cancellation_rate", .double(adjustment.cancellationRate)),
-            ]))
+            send(ControlEventType.debounce.event(.object([
+                ("old_ms", .int(adjustment.old.wholeMilliseconds)), ("new_ms", .int(adjustment.new.wholeMilliseconds)),
+                ("cancellation_rate", .double(adjustment.cancellationRate)),
+            ])))
         }
     }
 
@@ -267,11 +242,5 @@ extension JSONValue {
         case .boolean(let b): self = .bool(b)
         case .array(let items): self = .array(items.map(JSONValue.init))
         }
-    }
-
-    /// An object with one more key in front.
-    func adding(_ pair: (String, JSONValue)) -> JSONValue {
-        if case .object(let pairs) = self { return .object([pair] + pairs) }
-        return self
     }
 }

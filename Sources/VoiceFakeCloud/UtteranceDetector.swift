@@ -82,7 +82,7 @@ public struct UtteranceDetector: Sendable {
         let start = position
         position += frame.count
         let end = position
-        let loud = rms(frame) >= settings.thresholdRMS
+        let loud = AudioMath.rms(frame) >= settings.thresholdRMS
         var events: [Event] = []
         switch state {
         case .quiet(let loudFrames, let runStart):
@@ -126,16 +126,6 @@ public struct UtteranceDetector: Sendable {
             }
         }
         return events
-    }
-
-    private func rms(_ frame: ArraySlice<Int16>) -> Double {
-        guard !frame.isEmpty else { return 0 }
-        var sum = 0.0
-        for sample in frame {
-            let value = Double(sample)
-            sum += value * value
-        }
-        return (sum / Double(frame.count)).squareRoot()
     }
 
     private func samples(_ duration: Duration) -> Int {

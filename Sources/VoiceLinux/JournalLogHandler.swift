@@ -2,6 +2,7 @@ import CSystemd
 import Glibc
 import Logging
 import Synchronization
+import VoiceCore
 
 // Logging under systemd: every entry goes to journald as structured fields through
 // sd_journal_sendv, so operators can filter on them:
@@ -277,19 +278,7 @@ public struct StderrLogHandler: LogHandler {
         }
     }
 
-    private static func quoted(_ text: String) -> String {
-        guard text.isEmpty || text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) else { return text }
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case _ where character.isNewline: escaped += "\\n"
-            default: escaped.append(character)
-            }
-        }
-        return "\"\(escaped)\""
-    }
+    private static func quoted(_ text: String) -> String { Escaping.escaped(text, as: .logfmt) }
 
     /// The local time with milliseconds, e.g. `2026-11-28T20:31:07.412`.
     static func localTimestamp() -> String {

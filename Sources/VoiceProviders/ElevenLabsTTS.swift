@@ -222,17 +222,7 @@ final class PCMStream: StreamConsumer, @unchecked Sendable {
     /// `bytes` for a log line or an error: at most 80 characters, control and non-ASCII bytes
     /// escaped, so the journal never gets raw binary.
     static func escapedExcerpt(_ bytes: [UInt8]) -> String {
-        var out = ""
-        for byte in bytes.prefix(80) {
-            switch byte {
-            case 0x20...0x7E where byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "\""): out.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case UInt8(ascii: "\""): out += "\\\""
-            case 0x0A: out += "\\n"
-            default: out += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }
-        }
-        return "\"" + out + (bytes.count > 80 ? "…" : "") + "\""
+        "\"" + Escaping.escaped(bytes.prefix(80).map(Unicode.Scalar.init), as: .bytes) + (bytes.count > 80 ? "…" : "") + "\""
     }
 
     func consume(_ bytes: UnsafeRawBufferPointer) -> AttemptFailure? {

@@ -1,4 +1,4 @@
-import Foundation
+import VoiceCore
 
 /// A JSON value whose objects keep their key order, for output that people read.
 public indirect enum JSONValue: Equatable, Sendable {
@@ -34,7 +34,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d):
-            if d.isFinite { out += d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : String(d) } else { out += "null" }
+            out += Self.number(d)
         case .string(let s): out += Self.quote(s)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
@@ -67,63 +67,14 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
-    private static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-}
+    private static func quote(_ s: String) -> String { Escaping.escaped(s, as: .json) }
 
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
-            self = .array(items)
-            return
-        }
-        if let object = try? decoder.container(keyedBy: AnyKey.self) {
-            var pairs: [(String, JSONValue)] = []
-            for key in object.allKeys { pairs.append((key.stringValue, try object.decode(JSONValue.self, forKey: key))) }
-            self = .object(pairs)
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() { self = .null }
-        else if let b = try? single.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? single.decode(Int64.self) { self = .int(i) }
-        else if let d = try? single.decode(Double.self) { self = .double(d) }
-        else { self = .string(try single.decode(String.self)) }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    /// The value as Swift's own types: Bool, Int64, Double, String, [Any], [String: Any] (null is NSNull-free `Optional<Any>.none`).
-    public var native: Any {
-        switch self {
-        case .null: return Optional<Any>.none as Any
-        case .bool(let b): return b
-        case .int(let i): return i
-        case .double(let d): return d
-        case .string(let s): return s
-        case .array(let items): return items.map(\.native)
-        case .object(let pairs): return Dictionary(pairs.map { ($0.0, $0.1.native) }, uniquingKeysWith: { _, last in last })
-        }
+    /// A double as JSON: whole numbers keep a ".0" (so they read back as doubles), non-finite ones
+    /// have no JSON form and become null.
+    private static func number(_ d: Double) -> String {
+        guard d.isFinite else { return "null" }
+        guard d == d.rounded() && abs(d) < 1e15 else { return String(d) }
+        return (d.sign == .minus ? "-" : "") + String(Int64(abs(d))) + ".0"
     }
 }
 

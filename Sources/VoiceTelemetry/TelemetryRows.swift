@@ -175,35 +175,8 @@ struct RowBuilder {
 enum JSONText {
     static let arrayStart = "["
 
-    /// `value` as a JSON string literal.
-    static func string(_ value: String) -> String {
-        // Most of our strings need no escaping: check the bytes first (the hot path of a sync).
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + value + "\""
-        }
-        var out = "\""
-        out.reserveCapacity(value.utf8.count + 2)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            // PostgreSQL's text cannot hold NUL: `\u0000` would fail the whole batch, forever.
-            case "\u{0}": out += "\\ufffd"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-        return out
-    }
+    /// `value` as a JSON string literal that PostgreSQL's text can hold (NUL becomes U+FFFD).
+    static func string(_ value: String) -> String { Escaping.escaped(value, as: .postgresJSON) }
 
     static func string(_ value: String?) -> String { value.map { string($0) } ?? "null" }
     static func number(_ value: Int64?) -> String { value.map { String($0) } ?? "null" }

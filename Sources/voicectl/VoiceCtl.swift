@@ -28,11 +28,11 @@ struct Connection: ParsableArguments {
         }
     }
 
-    /// Sends one request and prints the result with `render` (or as JSON with --json).
-    func run(_ command: String, _ arguments: [String: JSONValue] = [:], render: (JSONValue) -> String) throws {
+    /// Sends one command and prints the result with `render` (or as JSON with --json).
+    func run(_ command: ControlCommand, render: (JSONValue) -> String) throws {
         let client = try client()
         do {
-            let result = try client.request(command, arguments)
+            let result = try client.request(command)
             print(json ? result.serialized(indent: 2) : render(result))
         } catch let error as ControlError {
             FileHandle.standardError.write(Data("voicectl: \(error.message)\n".utf8))
@@ -56,13 +56,30 @@ struct VoiceCtl: ParsableCommand {
         4 a bad argument (the message says the allowed range); 5 not permitted in the current state;
         64 a usage error.
         """,
-        subcommands: [Status.self, Watch.self, Settings.self, History.self, Metrics.self, Wake.self, Interrupt.self, Say.self, Mute.self]
+        subcommands: ControlCommand.Name.allCases.map(subcommand(for:)).reduce(into: []) { list, command in
+            if !list.contains(where: { $0 == command }) { list.append(command) }
+        }
     )
+
+    /// The subcommand that sends each control command: a new command has no voicectl until it has a line here.
+    static func subcommand(for name: ControlCommand.Name) -> any ParsableCommand.Type {
+        switch name {
+        case .status: Status.self
+        case .watch: Watch.self
+        case .settingsGet, .settingsSet, .settingsReset: Settings.self
+        case .history: History.self
+        case .metrics: Metrics.self
+        case .wake: Wake.self
+        case .interrupt: Interrupt.self
+        case .say: Say.self
+        case .mute: Mute.self
+        }
+    }
 }
 
 func text(_ value: JSONValue?) -> String {
     switch value {
-    case .string(let s)?: ExternalText.escapedForTerminal(s)  // what the daemon heard or said, from outside
+    case .string(let s)?: Escaping.escaped(s, as: .terminal)  // what the daemon heard or said, from outside
     case .int(let i)?: String(i)
     case .double(let d)?: d == d.rounded() ? String(Int64(d)) : String(format: "%.3g", d)
     case .bool(let b)?: b ? "yes" : "no"
@@ -76,7 +93,7 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "State, session, uptime, providers, audio devices, microphone, ring buffer, debounce and the last transitions.")
     @OptionGroup var connection: Connection
     func run() throws {
-        try connection.run("status") { r in
+        try connection.run(.status) { r in
             var lines = [
                 "state        \(text(r["state"]).uppercased())\(r["turn"].map { $0 == .null ? "" : "  (turn \(text($0)))" } ?? "")",
                 "session      \(text(r["session_id"]))",
@@ -93,6 +110,9 @@ struct Status: ParsableCommand {
             if let ring = r["ring_buffer"], ring != .null {
                 let ratio = { if case .double(let d)? = ring["fill_ratio"] { Int(d * 100) } else { 0 } }()
                 lines.append("ring buffer  \(ratio)% full, \(text(ring["dropped_samples"])) samples dropped in \(text(ring["overflows"])) overflows")
+            }
+            if let loop = r["turn_loop"], loop != .null {
+                lines.append("turn loop    \(text(loop["handled"])) inputs handled, \(text(loop["dropped"])) dropped (queue full)")
             }
             if case .object(let store)? = r["telemetry"], !store.isEmpty {
                 lines.append("telemetry    \(text(r["telemetry"]?["failed_writes"])) failed writes, \(text(r["telemetry"]?["retried_writes"])) retried, "
@@ -122,20 +142,20 @@ struct Watch: ParsableCommand {
                     return true
                 }
                 let line: String
-                switch text(event["type"]) {
-                case "state": line = "\(text(event["from"]).uppercased()) → \(text(event["to"]).uppercased())  (\(text(event["cause"])))"
-                case "partial": line = "  … \(text(event["text"]))"
-                case "final": line = "  heard: \"\(text(event["text"]))\""
-                case "speech_started": line = "  (speech)"
-                case "speech_ended": line = "  (silence)"
-                case "speaking": line = "  saying: \"\(text(event["text"]))\""
-                case "turn":
+                switch ControlEventType(of: event) {
+                case .state?: line = "\(text(event["from"]).uppercased()) → \(text(event["to"]).uppercased())  (\(text(event["cause"])))"
+                case .partial?: line = "  … \(text(event["text"]))"
+                case .final?: line = "  heard: \"\(text(event["text"]))\""
+                case .speechStarted?: line = "  (speech)"
+                case .speechEnded?: line = "  (silence)"
+                case .speaking?: line = "  saying: \"\(text(event["text"]))\""
+                case .turn?:
                     line = "turn \(text(event["turn"])) \(text(event["status"])): latency \(text(event["latency_ms"])) ms, \"\(text(event["agent_text"]))\""
-                case "telemetry":
+                case .telemetry?:
                     line = "metrics: cancellation rate \(text(event["cancellation_rate"])), average latency \(text(event["avg_turn_latency_ms"])) ms"
-                case "debounce": line = "debounce \(text(event["old_ms"])) → \(text(event["new_ms"])) ms"
-                case "error": line = "ERROR: \(text(event["message"]))"
-                default: line = event.serialized()
+                case .debounce?: line = "debounce \(text(event["old_ms"])) → \(text(event["new_ms"])) ms"
+                case .error?: line = "ERROR: \(text(event["message"]))"
+                case nil: line = event.serialized()  // from a newer daemon
                 }
                 emitLine(line)
                 return true
@@ -172,9 +192,7 @@ struct Settings: ParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "One setting.") var key: String?
         func run() throws {
-            var arguments: [String: JSONValue] = [:]
-            if let key { arguments["key"] = .string(key) }
-            try connection.run("settings.get", arguments) { r in
+            try connection.run(.settingsGet(key: key)) { r in
                 guard case .object(let pairs) = r else { return text(r) }
                 // Names are padded to the longest (never cut: llm.max_tokens, fallback_tts.words_per_minute).
                 let width = max(26, (pairs.map(\.0.count).max() ?? 0) + 1)
@@ -195,7 +213,7 @@ struct Settings: ParsableCommand {
         @Argument(help: "The setting.") var key: String
         @Argument(help: "The new value (30% and 0.3 both work for rates; lists are comma-separated).") var value: String
         func run() throws {
-            try connection.run("settings.set", ["key": .string(key), "value": .string(value)]) { r in
+            try connection.run(.settingsSet(key: key, value: value)) { r in
                 guard case .object(let pairs) = r, let first = pairs.first else { return text(r) }
                 return "\(first.0) = \(text(first.1))"
             }
@@ -207,9 +225,7 @@ struct Settings: ParsableCommand {
         @OptionGroup var connection: Connection
         @Argument(help: "The setting (all when omitted).") var key: String?
         func run() throws {
-            var arguments: [String: JSONValue] = [:]
-            if let key { arguments["key"] = .string(key) }
-            try connection.run("settings.reset", arguments) { r in "reset \(text(r["reset"]))" }
+            try connection.run(.settingsReset(key: key)) { r in "reset \(text(r["reset"]))" }
         }
     }
 }
@@ -217,12 +233,12 @@ struct Settings: ParsableCommand {
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Recent turns: time, duration, what was heard and said, interruptions, latency.")
     @OptionGroup var connection: Connection
-    @Option(name: .short, help: "How many turns (1–200).") var n: Int = 10
+    @Option(name: .short, help: "How many turns (1–\(ControlCommand.historyLimit)).") var n: Int = ControlCommand.defaultHistoryCount
     func validate() throws {
-        guard (1...200).contains(n) else { throw ValidationError("-n must be from 1 to 200") }
+        guard (1...ControlCommand.historyLimit).contains(n) else { throw ValidationError("-n must be from 1 to \(ControlCommand.historyLimit)") }
     }
     func run() throws {
-        try connection.run("history", ["n": .int(Int64(n))]) { r in
+        try connection.run(.history(count: n)) { r in
             guard case .array(let turns)? = r["turns"], !turns.isEmpty else { return "no turns yet" }
             return turns.map { t in
                 let at = String(format: "%8.1fs", (Double(text(t["started_ms"])) ?? 0) / 1000)
@@ -247,7 +263,7 @@ struct Metrics: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Cancellation rate, latency, turns, wasted tokens, debounce, and a latency sparkline.")
     @OptionGroup var connection: Connection
     func run() throws {
-        try connection.run("metrics") { r in
+        try connection.run(.metrics) { r in
             var latencies: [Int64] = []
             if case .array(let items)? = r["recent_latencies_ms"] {
                 latencies = items.compactMap { if case .int(let i) = $0 { i } else { nil } }
@@ -268,20 +284,20 @@ struct Metrics: ParsableCommand {
 struct Wake: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start listening, as a short press of the button does while idle.")
     @OptionGroup var connection: Connection
-    func run() throws { try connection.run("wake") { "now \(text($0["state"]).uppercased())" } }
+    func run() throws { try connection.run(.wake) { "now \(text($0["state"]).uppercased())" } }
 }
 
 struct Interrupt: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop the answer at once, as a short press of the button does while speaking.")
     @OptionGroup var connection: Connection
-    func run() throws { try connection.run("interrupt") { "now \(text($0["state"]).uppercased())" } }
+    func run() throws { try connection.run(.interrupt) { "now \(text($0["state"]).uppercased())" } }
 }
 
 struct Say: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Speak a text through the TTS path (while idle).")
     @OptionGroup var connection: Connection
     @Argument(help: "What to say.") var text: String
-    func run() throws { try connection.run("say", ["text": .string(text)]) { _ in "saying it" } }
+    func run() throws { try connection.run(.say(text: text)) { _ in "saying it" } }
 }
 
 struct Mute: ParsableCommand {
@@ -290,6 +306,6 @@ struct Mute: ParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "on or off.") var state: Switch
     func run() throws {
-        try connection.run("mute", ["on": .bool(state == .on)]) { $0["muted"] == .bool(true) ? "microphone muted" : "microphone live" }
+        try connection.run(.mute(on: state == .on)) { $0["muted"] == .bool(true) ? "microphone muted" : "microphone live" }
     }
 }

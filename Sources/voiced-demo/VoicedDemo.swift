@@ -148,8 +148,8 @@ struct VoicedDemo: AsyncParsableCommand {
 
         // 5. Watch and print the timeline; press the button (interrupt) 2 s into the third answer.
         // A connection per request, as voicectl makes: the daemon closes idle control clients.
-        func control(_ command: String, _ arguments: [String: JSONValue] = [:]) throws -> JSONValue {
-            try ControlClient(path: socket).request(command, arguments)
+        func control(_ command: ControlCommand) throws -> JSONValue {
+            try ControlClient(path: socket).request(command)
         }
         let turns = Locked<[JSONValue]>([])
         let events = Locked<[JSONValue]>([])
@@ -160,10 +160,10 @@ struct VoicedDemo: AsyncParsableCommand {
             try? watcher.watch { event in
                 let t = ContinuousClock.now - started
                 say.event(event, at: t)
-                if case .string("speaking")? = event["type"], event["turn"] == .int(3) {
+                if ControlEventType(of: event) == .speaking, event["turn"] == .int(3) {
                     pressAt.withLock { if $0 == nil { $0 = ContinuousClock.now + .seconds(2) } }
                 }
-                if case .string("turn")? = event["type"] { turns.withLock { $0.append(event) } }
+                if ControlEventType(of: event) == .turn { turns.withLock { $0.append(event) } }
                 events.withLock { $0.append(event) }
                 return turns.value.count < 3 && ContinuousClock.now < deadline
             }
@@ -173,7 +173,7 @@ struct VoicedDemo: AsyncParsableCommand {
                 pressed = true
                 say.line(String(format: "%7.2fs  [button] short press: interrupt", (ContinuousClock.now - started).seconds))
                 do {
-                    _ = try control("interrupt")
+                    _ = try control(.interrupt)
                 } catch {
                     say.line("demo: the interrupt was refused: \(error)")
                 }
@@ -181,8 +181,8 @@ struct VoicedDemo: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(20))
         }
         watchTask.cancel()
-        let history = (try? control("history", ["n": .int(10)]))?["turns"]
-        let metrics = try? control("metrics")
+        let history = (try? control(.history(count: 10)))?["turns"]
+        let metrics = try? control(.metrics)
         daemon.stop()
         fakecloud.stop()
 
@@ -207,7 +207,7 @@ struct VoicedDemo: AsyncParsableCommand {
         if !secondCalls.contains(where: { text($0["status"]) == "canceled" && text($0["reason"]) == "correction_marker" }) {
             problems.append("turn 2's first LLM call was not recorded as cancelled by a correction")
         }
-        let states = events.value.filter { text($0["type"]) == "state" }
+        let states = events.value.filter { ControlEventType(of: $0) == .state }
         for (index, state) in states.enumerated() where text(state["to"]) == "speaking" {
             if index == 0 || text(states[index - 1]["to"]) != "committed" {
                 problems.append("audio started without the turn being COMMITTED first")
@@ -300,12 +300,12 @@ final class Printer: Sendable {
             }
         }
         let time = String(format: "%7.2fs  ", t.seconds)
-        switch s("type") {
-        case "state":
+        switch ControlEventType(of: event) {
+        case .state?:
             line(time + "\(s("from").uppercased()) → \(s("to").uppercased())  (\(s("cause")))   LED: \(Self.leds[s("to")] ?? "?")")
-        case "final": line(time + "  heard: \"\(s("text"))\"")
-        case "speaking": line(time + "  says:  \"\(s("text"))\"")
-        case "turn":
+        case .final?: line(time + "  heard: \"\(s("text"))\"")
+        case .speaking?: line(time + "  says:  \"\(s("text"))\"")
+        case .turn?:
             line(time + "turn \(s("turn")) \(s("status")): speech end → first audio \(s("latency_ms")) ms\n")
         default: break
         }

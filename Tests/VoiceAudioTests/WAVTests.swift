@@ -82,7 +82,7 @@ import VoiceCore
 
     static let badInputs: [(String, [UInt8], WAVError)] = [
         ("empty", [], .tooShort(byteCount: 0)),
-        ("an MP3", Array("ID3\u{4}\0\0\0\0\0\0\0\0\0".utf8), .notRIFF(found: "ID3\\x4")),
+        ("an MP3", Array("ID3\u{4}\0\0\0\0\0\0\0\0\0".utf8), .notRIFF(found: "ID3\\x04")),
         ("big-endian", Array("RIFX".utf8) + [4, 0, 0, 0] + Array("WAVE".utf8), .notRIFF(found: "RIFX")),
         ("an AVI", Array("RIFF".utf8) + [4, 0, 0, 0] + Array("AVI ".utf8), .notWAVE(found: "AVI ")),
         ("no chunks", Array("RIFF".utf8) + [4, 0, 0, 0] + Array("WAVE".utf8), .missingFormatChunk),

@@ -17,6 +17,9 @@ import VoiceSupport
         (#"{"v":2,"cmd":"status"}"#, "unsupported_version", "version 2 is not supported"),
         (#"{"v":1}"#, "malformed", "missing \"cmd\""),
         (#"{"v":1,"cmd":"status","args":[1]}"#, "malformed", "\"args\" must be an object"),
+        // Read strictly (JSONValue.parse): Foundation's decoder took a repeated key and a trailing comma.
+        (#"{"v":1,"cmd":"status","cmd":"mute"}"#, "malformed", "the key \"cmd\" appears twice"),
+        (#"{"v":1,"cmd":"status",}"#, "malformed", "a trailing comma"),
     ]
 
     @Test(arguments: bad)
@@ -44,6 +47,15 @@ import VoiceSupport
             return
         }
         #expect(rejection.error.code == .tooLarge)
+    }
+
+    @Test func eventsCarryTheirTypeFirst() {
+        let event = ControlEventType.speechStarted.event()
+        #expect(event.serialized() == #"{"type":"speech_started"}"#)
+        #expect(ControlEventType.final.event(.object([("text", .string("hi"))])).serialized() == #"{"type":"final","text":"hi"}"#)
+        for type in ControlEventType.allCases { #expect(ControlEventType(of: type.event()) == type) }
+        #expect(ControlEventType(of: .object([("type", .string("dance"))])) == nil)
+        #expect(ControlEventType(of: .object([("type", .int(1))])) == nil)
     }
 
     @Test func repliesRoundTrip() throws {

@@ -12,6 +12,7 @@ import VoiceControl
         for file in files {
             let bytes = Array(try Data(contentsOf: file))
             if case .success(let request) = ControlRequest.parse(bytes) { _ = request.line }
+            if case .success(let read) = ControlCommand.parse(bytes) { _ = read.command.request(id: read.id).line }
             if let reply = try? ControlReply.parse(bytes) { _ = reply.line }
         }
     }

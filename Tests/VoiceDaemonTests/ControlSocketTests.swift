@@ -92,6 +92,11 @@ func threadCount() -> Int { (try? FileManager.default.contentsOfDirectory(atPath
         #expect(status["muted"] == .bool(false))
         #expect(status["ring_buffer"]?["capacity"] == .int(1600))
         #expect(status["debounce_ms"] == .int(400))
+        #expect(status["turn_loop"]?["dropped"] == .int(0))
+        guard case .int(let handled)? = status["turn_loop"]?["handled"], handled > 5 else {
+            Issue.record("the turn loop's handled count is missing or did not move: \(String(describing: status["turn_loop"]))")
+            return
+        }
         guard case .array(let transitions)? = status["transitions"] else { Issue.record("no transitions"); return }
         #expect(transitions.count == 4)
     }

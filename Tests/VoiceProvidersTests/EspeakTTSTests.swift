@@ -81,7 +81,7 @@ import VoiceEspeak
         // 10 kHz is above the 8 kHz Nyquist frequency of 16 kHz: it must not alias into the output.
         var resampler = Resampler(from: 22_050, to: 16_000)
         let output = resampler.process(sine(10_000, rate: 22_050, seconds: 0.5)) + resampler.flush()
-        let rms = (output[500..<7500].reduce(0.0) { $0 + Double($1) * Double($1) } / 7000).squareRoot()
+        let rms = AudioMath.rms(output[500..<7500])
         #expect(rms < 500, "alias level \(rms) of a 7071 RMS input")
     }
 

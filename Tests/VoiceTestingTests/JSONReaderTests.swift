@@ -78,4 +78,11 @@ import VoiceSupport
         #expect(try JSONValue.parse(Array(value.serialized(indent: 2).utf8)) == value)
         #expect(try JSONValue.parse(Array(value.serialized().utf8)) == value)
     }
+
+    /// Doubles are written as printf's "%.1f" wrote them before JSONValue left Foundation.
+    @Test func wholeDoublesKeepTheirPointAndNonFiniteOnesAreNull() {
+        let cases: [(Double, String)] = [(3, "3.0"), (-2, "-2.0"), (-0.0, "-0.0"), (0, "0.0"), (2.5, "2.5"), (1e16, "1e+16"),
+                                         (999_999_999_999_999, "999999999999999.0"), (.nan, "null"), (-.infinity, "null")]
+        for (value, text) in cases { #expect(JSONValue.double(value).serialized() == text, "\(value)") }
+    }
 }
