@@ -37,12 +37,6 @@ import VoiceSupport
         #expect(c.state == .listening)
     }
 
-    @Test func prefixKeepsWholeWordsWithinTheFraction() {
-        #expect(TurnController.prefix(of: "It is sunny.", fraction: 0.5) == "It is")
-        #expect(TurnController.prefix(of: "It is sunny.", fraction: 0.1) == "")
-        #expect(TurnController.prefix(of: "It is sunny.", fraction: 1) == "It is sunny.")
-    }
-
     @Test func theInvariantCheckerCatchesAudioBeforeCommit() {
         var checker = InvariantChecker()
         checker.observe(.transitioned(TransitionEvent(time: .zero, from: .idle, to: .listening, cause: .buttonWake, turn: 1)), at: .zero)
@@ -123,5 +117,79 @@ import VoiceSupport
         #expect(result.played.filter { $0.turn == 0 }.allSatisfy { $0.end.milliseconds <= 5000 })
         r.clock.runUntilIdle()
         #expect(r.result().violations.isEmpty)
+    }
+}
+
+/// Who may barge in while SPEAKING: the cloud hears the speaker's own voice, so only the local
+/// voice detector's start of speech does, and only with barge-in by voice on.
+@Suite struct BargeInBySpeechTests {
+    /// A question whose answer plays from about 2310 ms to 4000 ms.
+    func question(_ configure: (inout Scenario) -> Void = { _ in }) -> Script {
+        var script = Script(configure)
+        script.button(0)
+        script.say(100, 1300, "What is the weather today?")
+        return script
+    }
+
+    @Test func theLocalDetectorBargesInWhileSpeaking() throws {
+        var script = question()
+        script.localVoiceStart(2670)
+        let r = script.run()
+        #expect(r.times("audio_drop") == [2670])
+        #expect(try #require(r.turns.first).status == .interrupted)
+        #expect(r.entries("input").contains { $0.field("source") == .string("local_voice") })
+    }
+
+    @Test func withBargeInByTheButtonOnlyTheLocalDetectorDoesNot() throws {
+        var script = question { $0.settings.bargeInByVoice = false }
+        script.localVoiceStart(2670)
+        let r = script.run()
+        #expect(r.times("audio_drop").isEmpty)
+        #expect(try #require(r.turns.first).status == .completed)
+        #expect(r.turns.first?.spokenText == "It is sunny. Enjoy your day!")
+    }
+
+    @Test func speechToTextWhileSpeakingIsIgnored() throws {
+        var script = question()
+        script.speechStart(2670)                 // the speaker's own voice, transcribed
+        script.partial(2800, "it is sunny")
+        script.final(3000, "It is sunny.")
+        script.speechEnd(3000)
+        let r = script.run()
+        #expect(r.times("audio_drop").isEmpty)
+        #expect(r.turns.map(\.status) == [.completed])
+        #expect(r.turns.first?.userText == "What is the weather today?")
+    }
+
+    @Test func onlyTheStartOfSpeechBargesIn() {
+        var script = question()
+        script.scenario.events.append(Scenario.Event(at: .milliseconds(2670), kind: .speech(.speechEnded, from: .localVoiceActivity)))
+        let r = script.run()
+        #expect(r.times("audio_drop").isEmpty)
+        #expect(r.turns.map(\.status) == [.completed])
+    }
+
+    @Test func theLocalDetectorIsIgnoredOutsideSpeaking() throws {
+        var script = question { $0.settings.alwaysListening = true }
+        script.localVoiceStart(1800)             // SPECULATIVE: the cloud's events decide
+        script.localVoiceStart(6000)             // IDLE: it does not wake the speaker either
+        let r = script.run()
+        #expect(r.entries("llm_cancel").isEmpty)
+        #expect(r.turns.map(\.status) == [.completed])
+        #expect(r.transitions.filter { $0 == [.idle, .listening] }.count == 1)
+    }
+
+    @Test func theRuleFollowsLiveSettings() {
+        let clock = ManualClock()
+        var settings = TurnSettings()
+        settings.bargeInByVoice = false
+        var controller = TurnController(settings: settings, clock: clock)
+        #expect(controller.handle(.speech(.speechStarted, from: .localVoiceActivity)).isEmpty)
+        settings.alwaysListening = true
+        _ = controller.handle(.settings(settings))
+        #expect(controller.handle(.speech(.speechStarted, from: .localVoiceActivity)).isEmpty, "IDLE: ignored")
+        #expect(controller.state == .idle)
+        _ = controller.handle(.speech(.speechStarted))
+        #expect(controller.state == .listening, "speech-to-text wakes with always_listening")
     }
 }
