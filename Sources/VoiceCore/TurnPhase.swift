@@ -1,4 +1,9 @@
 /// Everything the controller knows about the turn under way.
+///
+/// A copy-on-write value: its fields live in one shared box, so the turn moves in and out of
+/// ``TurnPhase`` for the price of one reference (the controller handles thousands of events a
+/// second on a Pi, most of them audio chunks).
+@dynamicMemberLookup
 struct Turn {
     /// The LLM call whose reply is the answer.
     struct Call {
@@ -10,34 +15,51 @@ struct Turn {
         var failure: String?
     }
 
-    /// The turn's number: given with the user's first words (a wake that hears nothing spends none).
-    var id: Int?
-    var startedAt: VoiceInstant
-    /// The turn's transitions, from its wake.
-    var states: [TransitionEvent] = []
-    var calls: [LLMCallRecord] = []
-    var call: Call?
-    /// The transcript when the speculation began: correction markers count only in newer words.
-    var baseline = ""
-    /// A call cancelled by the start of speech, before any words: the words that follow
-    /// decide whether it was a correction.
-    var pendingReason: (call: Int, baseline: String)?
-    var lastSpeechStartAt: VoiceInstant?
-    var lastFinalAt: VoiceInstant?
-    var speechEndAt: VoiceInstant?
-    var answer = AnswerPipeline()
-    var llmFailure: String?
-    /// Speech woke the speaker (always listening), not the button.
-    var wokeBySpeech = false
-    var committedDebounceMs: Int64 = 0
-    var latencies = TurnLatencies()
+    struct Fields {
+        /// The turn's number: given with the user's first words (a wake that hears nothing spends none).
+        var id: Int?
+        var startedAt: VoiceInstant
+        /// The turn's transitions, from its wake.
+        var states: [TransitionEvent] = []
+        var calls: [LLMCallRecord] = []
+        var call: Call?
+        /// The transcript when the speculation began: correction markers count only in newer words.
+        var baseline = ""
+        /// A call cancelled by the start of speech, before any words: the words that follow
+        /// decide whether it was a correction.
+        var pendingReason: (call: Int, baseline: String)?
+        var lastSpeechStartAt: VoiceInstant?
+        var lastFinalAt: VoiceInstant?
+        var speechEndAt: VoiceInstant?
+        var answer = AnswerPipeline()
+        var llmFailure: String?
+        /// Speech woke the speaker (always listening), not the button.
+        var wokeBySpeech = false
+        var committedDebounceMs: Int64 = 0
+        var latencies = TurnLatencies()
+    }
 
-    init(startedAt: VoiceInstant) { self.startedAt = startedAt }
+    private final class Storage {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var storage: Storage
+
+    init(startedAt: VoiceInstant) { storage = Storage(Fields(startedAt: startedAt)) }
+
+    subscript<T>(dynamicMember path: WritableKeyPath<Fields, T>) -> T {
+        get { storage.fields[keyPath: path] }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+            yield &storage.fields[keyPath: path]
+        }
+    }
 
     /// When the user stopped talking: the first speech end after the last speech start, else the last final.
     var speechEnd: VoiceInstant? {
-        if let end = speechEndAt, end >= (lastSpeechStartAt ?? .zero) { return end }
-        return lastFinalAt
+        if let end = storage.fields.speechEndAt, end >= (storage.fields.lastSpeechStartAt ?? .zero) { return end }
+        return storage.fields.lastFinalAt
     }
 
     /// Milliseconds from the end of the user's speech to `time`.
@@ -48,8 +70,8 @@ struct Turn {
 
     /// Changes the record of call `id`, if the turn made it.
     mutating func updateRecord(of id: Int, _ change: (inout LLMCallRecord) -> Void) {
-        guard let index = calls.firstIndex(where: { $0.call == id }) else { return }
-        change(&calls[index])
+        guard let index = storage.fields.calls.firstIndex(where: { $0.call == id }) else { return }
+        change(&self.calls[index])
     }
 }
 
