@@ -401,13 +401,7 @@ public struct TurnController {
         if let call = current.call, !call.done, call.failure == nil {
             emit(.cancelLLM(call: call.id, reason: "stall_budget"))
             let at = now
-            withTurn { turn in
-                turn.updateRecord(of: call.id) {
-                    $0.status = .failed
-                    $0.reason = "stall_budget"
-                    if $0.endedAt == nil { $0.endedAt = at }
-                }
-            }
+            withTurn { $0.endCall(.failed, reason: "stall_budget", at: at, countingTokens: false) }
         }
         logger.warning("no audio within the stall budget; apologising", metadata: [
             "event": "provider_error", "turn": "\(current.id ?? 0)", "stall_budget_ms": "\(budget)",
@@ -425,12 +419,9 @@ public struct TurnController {
         var messages = [ChatMessage(role: .system, content: settings.systemPrompt)]
         messages += history.messages
         messages.append(ChatMessage(role: .user, content: buffer.text))
-        let record = LLMCallRecord(call: id, status: .running, reason: nil, tokens: 0, promptTokens: nil,
-                                   startedAt: now, endedAt: nil, firstTokenAt: nil)
+        let at = now
         let turnID = withTurn { turn -> Int in
-            turn.call = Turn.Call(id: id)
-            turn.answer.dropQueued()
-            turn.calls.append(record)
+            turn.startCall(id, at: at)
             return turn.id ?? 0
         }
         emit(.startLLM(LLMRequest(turn: turnID ?? 0, call: id, messages: messages)))
@@ -446,7 +437,7 @@ public struct TurnController {
     /// Cancels the running call, if any, recording why; returns the tokens it had received.
     @discardableResult
     private mutating func stopCall(reason: String) -> Int {
-        guard let call = phase.turn?.call, !call.done, call.failure == nil else { return 0 }
+        guard let call = phase.turn?.runningCall else { return 0 }
         return cancelCall(call, reason: reason)
     }
 
@@ -456,25 +447,14 @@ public struct TurnController {
     /// which are wasted. A failed call stays `failed`.
     @discardableResult
     private mutating func discardCall(reason: String) -> Int {
-        guard let turn = phase.turn, let call = turn.call, call.failure == nil,
-              let record = turn.calls.first(where: { $0.call == call.id }),
-              record.status == .running || record.status == .completed else { return 0 }
+        guard let call = phase.turn?.discardableCall else { return 0 }
         return cancelCall(call, reason: reason)
     }
 
     private mutating func cancelCall(_ call: Turn.Call, reason: String) -> Int {
         emit(.cancelLLM(call: call.id, reason: reason))
         let at = now
-        let tokens = withTurn { turn -> Int in
-            turn.updateRecord(of: call.id) {
-                $0.status = .canceled
-                $0.reason = reason
-                $0.tokens = max($0.tokens, call.tokens)
-                if $0.endedAt == nil { $0.endedAt = at }
-            }
-            turn.call?.done = true
-            return turn.calls.first(where: { $0.call == call.id })?.tokens ?? call.tokens
-        } ?? call.tokens
+        let tokens = withTurn { $0.endCall(.canceled, reason: reason, at: at) } ?? call.tokens
         logger.info("LLM call cancelled", metadata: [
             "event": "llm_call_canceled", "turn": "\(currentTurnID ?? 0)", "call": "\(call.id)", "reason": "\(reason)",
             "tokens": "\(tokens)", "finished": "\(call.done)",
@@ -499,47 +479,19 @@ public struct TurnController {
     }
 
     private mutating func onLLM(call id: Int, _ event: LLMEvent) {
-        guard let call = phase.turn?.call, call.id == id, !call.done || event.isUsage else { return }  // late output of an old call
+        guard phase.turn?.accepts(event, ofCall: id) == true else { return }  // late output of an old call
         let at = now
         switch event {
         case .token(let text):
-            let sentences = withTurn { turn -> [String] in
-                if call.tokens == 0 { turn.updateRecord(of: id) { $0.firstTokenAt = at } }
-                turn.call?.tokens += 1
-                turn.call?.text += text
-                return turn.call?.chunker.append(text) ?? []
-            } ?? []
-            queue(sentences)
+            queue(withTurn { $0.receiveToken(text, at: at) } ?? [])
         case .usage(let prompt, let completion):
-            withTurn { turn in
-                turn.updateRecord(of: id) {
-                    $0.promptTokens = prompt
-                    $0.tokens = max($0.tokens, completion)
-                }
-            }
+            withTurn { $0.receiveUsage(promptTokens: prompt, completionTokens: completion) }
         case .finished:
-            let last = withTurn { turn -> String? in
-                turn.call?.done = true
-                turn.updateRecord(of: id) {
-                    $0.status = .completed
-                    $0.tokens = max($0.tokens, call.tokens)
-                    $0.endedAt = at
-                }
-                return turn.call?.chunker.finish()
-            } ?? nil
+            let last = withTurn { $0.finishCall(at: at) } ?? nil
             queue(last.map { [$0] } ?? [])
             finishIfDone()
         case .failed(let message):
-            withTurn { turn in
-                turn.call?.failure = message
-                turn.call?.done = true
-                turn.updateRecord(of: id) {
-                    $0.status = .failed
-                    $0.reason = message
-                    $0.tokens = max($0.tokens, call.tokens)
-                    $0.endedAt = at
-                }
-            }
+            withTurn { $0.failCall(message, at: at) }
             logger.error("LLM call failed", metadata: ["event": "provider_error", "turn": "\(currentTurnID ?? 0)", "call": "\(id)", "error": "\(message)"])
             if phase.isAudible { apologise(after: message) }
         }
@@ -601,15 +553,7 @@ public struct TurnController {
         if let call = phase.turn?.call, !call.done {
             emit(.cancelLLM(call: call.id, reason: "answer_cap"))
             let at = now
-            withTurn { turn in
-                turn.updateRecord(of: call.id) {
-                    $0.reason = "answer_cap"
-                    $0.tokens = max($0.tokens, call.tokens)
-                    if $0.endedAt == nil { $0.endedAt = at }
-                    $0.status = .completed
-                }
-                turn.call?.done = true
-            }
+            withTurn { $0.endCall(.completed, reason: "answer_cap", at: at) }
         }
         logger.notice("the answer reached its spoken-length cap; the rest is not said", metadata: [
             "turn": "\(currentTurnID ?? 0)", "max_answer_s": "\(settings.maxAnswer.wholeMilliseconds / 1000)",
@@ -730,14 +674,7 @@ public struct TurnController {
         cancelTimer(.waitCue)
         cancelTimer(.stallBudget)
         let followUp = !interrupted && settings.followUp > .zero && status != .llmFailed && status != .aborted
-        var record = TurnRecord(
-            turn: current.id ?? 0, userText: userText, spokenText: current.answer.spokenText(at: at), states: current.states,
-            startedAt: current.startedAt, endedAt: at, interrupted: interrupted, status: status,
-            llmCalls: current.calls, latencies: current.latencies, debounceMs: current.committedDebounceMs, cause: cause)
-        if let call = current.call, let index = record.llmCalls.firstIndex(where: { $0.call == call.id }) {
-            record.latencies.speechEndToLLMStartMs = current.msAfterSpeechEnd(record.llmCalls[index].startedAt)
-            record.latencies.speechEndToFirstTokenMs = current.msAfterSpeechEnd(record.llmCalls[index].firstTokenAt)
-        }
+        var record = current.record(status: status, interrupted: interrupted, cause: cause, userText: userText, at: at)
         if current.answer.audioStarted, status != .llmFailed, status != .aborted {
             telemetry.recordCompletedTurn(
                 latency: record.latencies.speechEndToFirstAudioMs.map { .milliseconds($0) },
@@ -823,8 +760,4 @@ public struct TurnController {
         try? buffer.clear()
         go(.idle, cause)
     }
-}
-
-extension LLMEvent {
-    var isUsage: Bool { if case .usage = self { true } else { false } }
 }
