@@ -37,6 +37,53 @@ import VoiceSupport
         #expect(c.state == .listening)
     }
 
+    /// With `preemptive_tts` the first sentence is synthesised while SPECULATIVE; when the call
+    /// then fails, the commit discards that held audio unheard and only the apology is spoken, and
+    /// the turn ends (the held audio used to stay held, so the turn never finished).
+    @Test func aCallThatFailsWhileItsFirstSentenceIsHeldIsNeverHeardAndTheTurnEnds() throws {
+        let clock = ManualClock()
+        var settings = TurnSettings()
+        settings.preemptiveTTS = true
+        var c = TurnController(settings: settings, clock: clock)
+        var all: [TurnAction] = []
+        func handle(_ input: TurnInput) -> [TurnAction] {
+            let actions = c.handle(input)
+            all += actions
+            return actions
+        }
+        func scheduled(_ timer: TurnTimer, _ actions: [TurnAction]) -> DebounceTimer.Ticket? {
+            actions.lazy.compactMap { if case .schedule(timer, let ticket) = $0 { ticket } else { nil } }.first
+        }
+        func requests(_ actions: [TurnAction]) -> [TTSRequest] {
+            actions.compactMap { if case .startTTS(let request) = $0 { request } else { nil } }
+        }
+        _ = handle(.button)
+        let debounce = try #require(scheduled(.debounce, handle(.speech(.final(text: "What time is it?", confidence: 0.9, start: 0, end: 1)))))
+        clock.advance(to: debounce.deadline)
+        let speculating = handle(.timer(.debounce, debounce))
+        let commitHold = try #require(scheduled(.commitHold, speculating))
+        #expect(c.state == .speculative)
+        let held = try #require(requests(handle(.llm(call: 1, .token("Noon. ")))).first)
+        _ = handle(.tts(request: held.id, .audio([Int16](repeating: 1, count: 1600))))
+        _ = handle(.tts(request: held.id, .finished))
+        _ = handle(.llm(call: 1, .failed("boom")))
+        clock.advance(to: commitHold.deadline)
+        let committing = handle(.timer(.commitHold, commitHold))
+        let apology = try #require(requests(committing).first)
+        #expect(apology.text == settings.apology && apology.voice == .fallback)
+        _ = handle(.tts(request: apology.id, .audio([Int16](repeating: 2, count: 1600))))
+        _ = handle(.tts(request: apology.id, .finished))
+        _ = handle(.playback(.segmentStarted(turn: 1, segment: apology.segment)))
+        clock.advance(by: .milliseconds(100))
+        let end = handle(.playback(.segmentFinished(turn: 1, segment: apology.segment)))
+        let played = all.compactMap { if case .play(let chunk) = $0 { chunk.samples } else { nil } }
+        #expect(played == [[Int16](repeating: 2, count: 1600)], "only the apology is heard")
+        #expect(c.state == .idle)
+        let record = try #require(end.lazy.compactMap { if case .turnFinished(let record) = $0 { record } else { nil } }.first)
+        #expect(record.status == .llmFailed && record.spokenText == settings.apology)
+        #expect(c.rejectedTransitions == 0)
+    }
+
     @Test func theInvariantCheckerCatchesAudioBeforeCommit() {
         var checker = InvariantChecker()
         checker.observe(.transitioned(TransitionEvent(time: .zero, from: .idle, to: .listening, cause: .buttonWake, turn: 1)), at: .zero)
