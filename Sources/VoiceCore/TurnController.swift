@@ -30,11 +30,8 @@ public struct TurnController {
     private let clock: any VoiceClock
     private var logger: Logger
     private var timers: [TurnTimer: DebounceTimer] = [:]
-    /// The TTS request of a notice being spoken while IDLE (turn 0 in playback).
-    private var notice: TTSRequest?
-    private var noticeSegments = 0
-    /// Notice segments handed to playback and not yet finished.
-    private var noticePlaying: Set<Int> = []
+    /// Notices spoken while IDLE (turn 0 in playback).
+    private var notices = Notices()
     private var nextTurnID = 1
     private var nextCallID = 1
     private var nextTTSID = 1
@@ -179,21 +176,12 @@ public struct TurnController {
     /// Speaks a notice while IDLE, through the same TTS and playback as answers, as turn 0.
     private mutating func say(_ text: String, voice: Voice) {
         guard state == .idle, !TranscriptBuffer.normalise(text).isEmpty else { return }
-        stopNotice()
-        let request = TTSRequest(id: nextTTSID, turn: 0, segment: noticeSegments, text: text, voice: voice, call: nil)
+        notices.say(text, voice: voice, id: nextTTSID, into: &actions)
         nextTTSID += 1
-        noticeSegments += 1
-        notice = request
-        emit(.startTTS(request))
     }
 
-    /// Silences a notice (a wake, or a newer notice).
-    private mutating func stopNotice() {
-        if let request = notice { emit(.cancelTTS(request: request.id)) }
-        if notice != nil || !noticePlaying.isEmpty { emit(.dropPlayback(turn: 0)) }
-        notice = nil
-        noticePlaying = []
-    }
+    /// Silences a notice (a wake).
+    private mutating func stopNotice() { notices.stop(into: &actions) }
 
     private mutating func onButton() {
         switch state {
@@ -560,24 +548,12 @@ public struct TurnController {
         ])
     }
 
-    private mutating func onNotice(_ request: TTSRequest, _ event: TTSEvent) {
-        switch event {
-        case .audio(let samples):
-            guard state == .idle, !samples.isEmpty else { return }
-            noticePlaying.insert(request.segment)
-            emit(.play(PlaybackChunk(turn: 0, segment: request.segment, samples: samples)))
-        case .finished:
-            emit(.endSegment(turn: 0, segment: request.segment))
-            notice = nil
-        case .failed(let message):
-            logger.warning("notice could not be spoken", metadata: ["turn": "0", "voice": "\(request.voice.rawValue)", "error": "\(message)"])
-            notice = nil
-        }
-    }
-
     private mutating func onTTS(request id: Int, _ event: TTSEvent) {
-        if let notice, notice.id == id {
-            onNotice(notice, event)
+        if let notice = notices.request(id) {
+            if case .failed(let message) = event {
+                logger.warning("notice could not be spoken", metadata: ["turn": "0", "voice": "\(notice.voice.rawValue)", "error": "\(message)"])
+            }
+            notices.receive(event, idle: state == .idle, into: &actions)
             return
         }
         guard let request = phase.turn?.answer.current(id) else { return }  // late output of a cancelled request
@@ -634,7 +610,7 @@ public struct TurnController {
 
     private mutating func onPlayback(_ event: PlaybackEvent) {
         if case .segmentFinished(0, let segment) = event {
-            noticePlaying.remove(segment)
+            notices.finished(segment: segment)
             return
         }
         let at = now
