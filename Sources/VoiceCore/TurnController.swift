@@ -124,6 +124,9 @@ public struct TurnController {
         // Only a wake leaves IDLE, and it brings its turn.
         guard from != .idle || target == .idle || fresh != nil else {
             rejectedTransitions += 1
+            logger.warning("rejected transition", metadata: [
+                "from": "\(from.rawValue)", "to": "\(target.rawValue)", "cause": "\(cause.rawValue)", "error": "no turn to carry",
+            ])
             return nil
         }
         let event = TransitionEvent(time: now, from: from, to: target, cause: cause, turn: turnID)
