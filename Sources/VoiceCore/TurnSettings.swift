@@ -22,6 +22,10 @@ public struct TurnSettings: Equatable, Sendable {
     public var adaptive = AdaptiveDebounceSettings()
     /// Speech alone wakes the speaker from IDLE (otherwise only the button does).
     public var alwaysListening = false
+    /// While SPEAKING, the start of speech heard by the local voice activity detector barges in
+    /// (the button always does). The daemon sets it from `audio.barge_in` (`voice`: on, the
+    /// default; `button_only`: off).
+    public var bargeInByVoice = true
     /// After a completed turn, stay LISTENING this long for a follow-up (0: go IDLE).
     public var followUp: Duration = .zero
     /// A wake with no speech at all goes back to IDLE after this long.

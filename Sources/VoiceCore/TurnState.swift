@@ -1,5 +1,3 @@
-import Logging
-
 /// The states of a conversational turn.
 ///
 /// See docs/turn-taking.md for the diagram and the timing rules.
@@ -65,6 +63,11 @@ public enum TurnTransitions {
         if to == .idle && cause.forcesIdle { return true }
         return allowed[from, default: []].contains(to)
     }
+
+    /// Throws ``ForbiddenTransition`` unless `from → to` is allowed for `cause`.
+    public static func check(from: TurnState, to: TurnState, cause: TransitionCause) throws(ForbiddenTransition) {
+        guard isAllowed(from: from, to: to, cause: cause) else { throw ForbiddenTransition(from: from, to: to, cause: cause) }
+    }
 }
 
 /// A transition that happened: when, from, to, why, and in which turn.
@@ -92,65 +95,5 @@ public struct ForbiddenTransition: Error, Equatable, Sendable, CustomStringConve
 
     public var description: String {
         "transition \(from.rawValue.uppercased()) → \(to.rawValue.uppercased()) (cause \(cause.rawValue)) is not allowed"
-    }
-}
-
-/// The turn state with its transition table, hooks, event stream and recent history.
-///
-/// A rejected transition leaves the state unchanged, is logged at warning, and throws
-/// ``ForbiddenTransition``. An accepted one runs the on-exit hook of the old state, then the
-/// on-enter hook of the new one, then the observer, and is appended to ``history``.
-public struct TurnStateMachine {
-    public typealias Hook = (TransitionEvent) -> Void
-
-    /// The current state.
-    public private(set) var state: TurnState = .idle
-    /// The most recent transitions, oldest first, at most ``historyLimit``.
-    public private(set) var history: [TransitionEvent] = []
-    /// How many transitions ``history`` keeps.
-    public let historyLimit: Int
-
-    private let clock: any VoiceClock
-    private var logger: Logger
-    private var onEnter: [TurnState: [Hook]] = [:]
-    private var onExit: [TurnState: [Hook]] = [:]
-    private var observers: [Hook] = []
-
-    public init(clock: any VoiceClock, historyLimit: Int = 32, logger: Logger = Logger(label: "voiced.turn")) {
-        self.clock = clock
-        self.historyLimit = max(1, historyLimit)
-        self.logger = logger
-    }
-
-    /// Runs `hook` whenever `state` is entered.
-    public mutating func onEnter(_ state: TurnState, _ hook: @escaping Hook) { onEnter[state, default: []].append(hook) }
-    /// Runs `hook` whenever `state` is left.
-    public mutating func onExit(_ state: TurnState, _ hook: @escaping Hook) { onExit[state, default: []].append(hook) }
-    /// Runs `observer` after every accepted transition (the event stream).
-    public mutating func observe(_ observer: @escaping Hook) { observers.append(observer) }
-
-    /// Moves to `target` for `cause`, or throws ``ForbiddenTransition`` and stays put.
-    @discardableResult
-    public mutating func transition(to target: TurnState, cause: TransitionCause, turn: Int? = nil) throws(ForbiddenTransition) -> TransitionEvent {
-        guard TurnTransitions.isAllowed(from: state, to: target, cause: cause) else {
-            let error = ForbiddenTransition(from: state, to: target, cause: cause)
-            logger.warning("rejected transition", metadata: [
-                "from": "\(state.rawValue)", "to": "\(target.rawValue)", "cause": "\(cause.rawValue)",
-                "turn": "\(turn.map(String.init) ?? "-")",
-            ])
-            throw error
-        }
-        let event = TransitionEvent(time: clock.now, from: state, to: target, cause: cause, turn: turn)
-        for hook in onExit[state, default: []] { hook(event) }
-        state = target
-        for hook in onEnter[target, default: []] { hook(event) }
-        history.append(event)
-        if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
-        logger.debug("transition", metadata: [
-            "from": "\(event.from.rawValue)", "to": "\(event.to.rawValue)", "cause": "\(cause.rawValue)",
-            "state": "\(event.to.rawValue)", "turn": "\(turn.map(String.init) ?? "-")",
-        ])
-        for observer in observers { observer(event) }
-        return event
     }
 }

@@ -129,7 +129,7 @@ public final class TurnService: Service, Sendable {
         switch (source, state) {
         case (.localVoiceActivity, .speaking):
             guard bargeInByVoice.load(ordering: .relaxed), event == .speechStarted else { return }
-            engine.post(.speech(.speechStarted))
+            engine.post(.speech(.speechStarted, from: .localVoiceActivity))
         case (.localVoiceActivity, _):
             return  // outside SPEAKING the cloud's own voice activity events are used
         case (.speechToText, .speaking):
@@ -219,7 +219,7 @@ public final class TurnService: Service, Sendable {
 
     private func observe(_ input: TurnInput) {
         switch input {
-        case .speech(let event): notify(.speech(event))
+        case .speech(let event, _): notify(.speech(event))
         case .llm(_, .failed(let message)): notify(.providerFailed(provider: "llm", turn: status.withLock { $0.turn }, message: message))
         case .tts(_, .failed(let message)): notify(.providerFailed(provider: "tts", turn: status.withLock { $0.turn }, message: message))
         default: break

@@ -37,7 +37,8 @@ public struct Scenario: Equatable, Sendable {
 
     public enum EventKind: Equatable, Sendable {
         case button
-        case speech(SpeechEvent)
+        /// A speech event; written without a source, it is speech-to-text's.
+        case speech(SpeechEvent, from: SpeechSource = .speechToText)
     }
 
     public struct Event: Equatable, Sendable {
@@ -217,7 +218,7 @@ private struct ObjectReader {
         let o = try object(allowed: [
             "debounce_ms", "commit_hold_ms", "speculation", "preemptive_tts", "adaptive_debounce", "always_listening",
             "follow_up_ms", "listen_timeout_ms", "correction_markers", "history_max_turns", "history_max_chars",
-            "cancel_rate_raise_above", "cancel_rate_lower_below", "system_prompt",
+            "cancel_rate_raise_above", "cancel_rate_lower_below", "system_prompt", "barge_in",
         ])
         var s = TurnSettings()
         if let v = try Self.int(o, "debounce_ms", path: child("debounce_ms"), range: 400...1200) { s.debounce = .milliseconds(v) }
@@ -238,6 +239,14 @@ private struct ObjectReader {
         if let v = try Self.number(o, "cancel_rate_raise_above", path: child("cancel_rate_raise_above"), range: 0.10...0.50) { s.adaptive.raiseAbove = v }
         if let v = try Self.number(o, "cancel_rate_lower_below", path: child("cancel_rate_lower_below"), range: 0.10...0.50) { s.adaptive.lowerBelow = v }
         if let v = try Self.string(o, "system_prompt", path: child("system_prompt")) { s.systemPrompt = v }
+        if let raw = try Self.string(o, "barge_in", path: child("barge_in")) {
+            // The daemon's `audio.barge_in`: the button always barges in; `voice` lets speech do it too.
+            switch raw {
+            case "voice": s.bargeInByVoice = true
+            case "button_only": s.bargeInByVoice = false
+            default: throw ScenarioError(path: child("barge_in"), message: "unknown value '\(raw)' (expected voice or button_only)")
+            }
+        }
         if let markers = try Self.strings(o, "correction_markers", path: child("correction_markers"), message: "expected a list of words") {
             s.correctionMarkers = markers
         }
@@ -251,7 +260,7 @@ private struct ObjectReader {
     }
 
     func event() throws(ScenarioError) -> Scenario.Event {
-        let o = try object(allowed: ["at_ms", "type", "text", "confidence"])
+        let o = try object(allowed: ["at_ms", "type", "text", "confidence", "source"])
         guard let at = try Self.int(o, "at_ms", path: child("at_ms"), range: 0...86_400_000) else {
             throw ScenarioError(path: child("at_ms"), message: "missing: when the event happens, in ms from the start")
         }
@@ -261,7 +270,7 @@ private struct ObjectReader {
         let text = try Self.string(o, "text", path: child("text"))
         let confidence = try Self.number(o, "confidence", path: child("confidence"), range: 0...1) ?? 0.95
         let seconds = Double(at) / 1000
-        let kind: Scenario.EventKind
+        var kind: Scenario.EventKind
         switch type {
         case "button": kind = .button
         case "speech_start": kind = .speech(.speechStarted)
@@ -275,6 +284,20 @@ private struct ObjectReader {
         }
         if text != nil, type != "partial", type != "final" {
             throw ScenarioError(path: child("text"), message: "only partial and final events carry text")
+        }
+        if let raw = try Self.string(o, "source", path: child("source")) {
+            let sources = SpeechSource.allCases.map(\.rawValue).joined(separator: " or ")
+            guard let source = SpeechSource(rawValue: raw) else {
+                throw ScenarioError(path: child("source"), message: "unknown source '\(raw)' (expected \(sources))")
+            }
+            guard case .speech(let speech, _) = kind else {
+                throw ScenarioError(path: child("source"), message: "only speech events have a source")
+            }
+            // The local voice detector hears sound, not words.
+            if source == .localVoiceActivity, type != "speech_start", type != "speech_end" {
+                throw ScenarioError(path: child("source"), message: "local_voice reports only speech_start and speech_end")
+            }
+            kind = .speech(speech, from: source)
         }
         return Scenario.Event(at: .milliseconds(Int64(at)), kind: kind)
     }

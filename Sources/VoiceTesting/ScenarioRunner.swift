@@ -97,7 +97,7 @@ public final class ScenarioRunner {
             clock.run(at: event.at) { [unowned self] in
                 switch event.kind {
                 case .button: engine.post(.button)
-                case .speech(let speech): engine.post(.speech(speech))
+                case .speech(let speech, let source): engine.post(.speech(speech, from: source))
                 }
             }
         }
@@ -125,12 +125,14 @@ public final class ScenarioRunner {
         switch input {
         case .button:
             add("input", turn: nil, [("type", .string("button"))])
-        case .speech(let speech):
+        case .speech(let speech, let source):
+            // Speech-to-text is the usual source and goes unnamed; the local detector is named.
+            let from: [(String, JSONValue)] = source == .speechToText ? [] : [("source", .string(source.rawValue))]
             switch speech {
-            case .speechStarted: add("input", turn: nil, [("type", .string("speech_start"))])
-            case .speechEnded: add("input", turn: nil, [("type", .string("speech_end"))])
-            case .partial(let text): add("input", turn: nil, [("type", .string("partial")), ("text", .string(text))])
-            case .final(let text, _, _, _): add("input", turn: nil, [("type", .string("final")), ("text", .string(text))])
+            case .speechStarted: add("input", turn: nil, [("type", .string("speech_start"))] + from)
+            case .speechEnded: add("input", turn: nil, [("type", .string("speech_end"))] + from)
+            case .partial(let text): add("input", turn: nil, [("type", .string("partial")), ("text", .string(text))] + from)
+            case .final(let text, _, _, _): add("input", turn: nil, [("type", .string("final")), ("text", .string(text))] + from)
             }
         case .llm(let call, .finished):
             if let turn = liveCalls.removeValue(forKey: call) { add("llm_done", turn: turn, [("call", .int(Int64(call)))]) }

@@ -14,6 +14,12 @@ import Testing
         #expect(text == VoicedConfig().documentedTOML(), "regenerate with: voiced print-default-config > config/voiced.toml")
     }
 
+    @Test func bargeInByTheButtonOnlyIsTheTurnControllersRuleToo() throws {
+        #expect(VoicedConfig().turn.bargeInByVoice)
+        let config = try VoicedConfig.parse("[audio]\nbarge_in = \"button_only\"\n", file: "f")
+        #expect(config.audio.bargeIn == .buttonOnly && !config.turn.bargeInByVoice)
+    }
+
     @Test func anEmptyFileMeansTheDefaults() throws {
         #expect(try VoicedConfig.parse("", file: "f") == VoicedConfig())
     }

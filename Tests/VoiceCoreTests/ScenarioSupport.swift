@@ -13,6 +13,8 @@ struct Script {
     mutating func button(_ at: Int) { add(at, .button) }
     mutating func speechStart(_ at: Int) { add(at, .speech(.speechStarted)) }
     mutating func speechEnd(_ at: Int) { add(at, .speech(.speechEnded)) }
+    /// The local voice detector hears speech start (it barges in while SPEAKING).
+    mutating func localVoiceStart(_ at: Int) { add(at, .speech(.speechStarted, from: .localVoiceActivity)) }
     mutating func partial(_ at: Int, _ text: String) { add(at, .speech(.partial(text))) }
     mutating func final(_ at: Int, _ text: String) {
         add(at, .speech(.final(text: text, confidence: 0.9, start: Double(at) / 1000 - 1, end: Double(at) / 1000)))

@@ -206,6 +206,7 @@ import VoiceSupport
 
     @Test func voiceBargeInStartsTheNextTurnAndTheHistoryHoldsOnlyWhatWasPlayed() throws {
         var script = question { $0.llm.replies = [Self.reply, "Okay, stopping."] }
+        script.localVoiceStart(2670)        // while SPEAKING only the local detector barges in
         script.speechStart(2670)
         script.final(3000, "stop that")
         script.speechEnd(3000)

@@ -37,10 +37,51 @@ import VoiceSupport
         #expect(c.state == .listening)
     }
 
-    @Test func prefixKeepsWholeWordsWithinTheFraction() {
-        #expect(TurnController.prefix(of: "It is sunny.", fraction: 0.5) == "It is")
-        #expect(TurnController.prefix(of: "It is sunny.", fraction: 0.1) == "")
-        #expect(TurnController.prefix(of: "It is sunny.", fraction: 1) == "It is sunny.")
+    /// With `preemptive_tts` the first sentence is synthesised while SPECULATIVE; when the call
+    /// then fails, the commit discards that held audio unheard and only the apology is spoken, and
+    /// the turn ends (the held audio used to stay held, so the turn never finished).
+    @Test func aCallThatFailsWhileItsFirstSentenceIsHeldIsNeverHeardAndTheTurnEnds() throws {
+        let clock = ManualClock()
+        var settings = TurnSettings()
+        settings.preemptiveTTS = true
+        var c = TurnController(settings: settings, clock: clock)
+        var all: [TurnAction] = []
+        func handle(_ input: TurnInput) -> [TurnAction] {
+            let actions = c.handle(input)
+            all += actions
+            return actions
+        }
+        func scheduled(_ timer: TurnTimer, _ actions: [TurnAction]) -> DebounceTimer.Ticket? {
+            actions.lazy.compactMap { if case .schedule(timer, let ticket) = $0 { ticket } else { nil } }.first
+        }
+        func requests(_ actions: [TurnAction]) -> [TTSRequest] {
+            actions.compactMap { if case .startTTS(let request) = $0 { request } else { nil } }
+        }
+        _ = handle(.button)
+        let debounce = try #require(scheduled(.debounce, handle(.speech(.final(text: "What time is it?", confidence: 0.9, start: 0, end: 1)))))
+        clock.advance(to: debounce.deadline)
+        let speculating = handle(.timer(.debounce, debounce))
+        let commitHold = try #require(scheduled(.commitHold, speculating))
+        #expect(c.state == .speculative)
+        let held = try #require(requests(handle(.llm(call: 1, .token("Noon. ")))).first)
+        _ = handle(.tts(request: held.id, .audio([Int16](repeating: 1, count: 1600))))
+        _ = handle(.tts(request: held.id, .finished))
+        _ = handle(.llm(call: 1, .failed("boom")))
+        clock.advance(to: commitHold.deadline)
+        let committing = handle(.timer(.commitHold, commitHold))
+        let apology = try #require(requests(committing).first)
+        #expect(apology.text == settings.apology && apology.voice == .fallback)
+        _ = handle(.tts(request: apology.id, .audio([Int16](repeating: 2, count: 1600))))
+        _ = handle(.tts(request: apology.id, .finished))
+        _ = handle(.playback(.segmentStarted(turn: 1, segment: apology.segment)))
+        clock.advance(by: .milliseconds(100))
+        let end = handle(.playback(.segmentFinished(turn: 1, segment: apology.segment)))
+        let played = all.compactMap { if case .play(let chunk) = $0 { chunk.samples } else { nil } }
+        #expect(played == [[Int16](repeating: 2, count: 1600)], "only the apology is heard")
+        #expect(c.state == .idle)
+        let record = try #require(end.lazy.compactMap { if case .turnFinished(let record) = $0 { record } else { nil } }.first)
+        #expect(record.status == .llmFailed && record.spokenText == settings.apology)
+        #expect(c.rejectedTransitions == 0)
     }
 
     @Test func theInvariantCheckerCatchesAudioBeforeCommit() {
@@ -123,5 +164,79 @@ import VoiceSupport
         #expect(result.played.filter { $0.turn == 0 }.allSatisfy { $0.end.milliseconds <= 5000 })
         r.clock.runUntilIdle()
         #expect(r.result().violations.isEmpty)
+    }
+}
+
+/// Who may barge in while SPEAKING: the cloud hears the speaker's own voice, so only the local
+/// voice detector's start of speech does, and only with barge-in by voice on.
+@Suite struct BargeInBySpeechTests {
+    /// A question whose answer plays from about 2310 ms to 4000 ms.
+    func question(_ configure: (inout Scenario) -> Void = { _ in }) -> Script {
+        var script = Script(configure)
+        script.button(0)
+        script.say(100, 1300, "What is the weather today?")
+        return script
+    }
+
+    @Test func theLocalDetectorBargesInWhileSpeaking() throws {
+        var script = question()
+        script.localVoiceStart(2670)
+        let r = script.run()
+        #expect(r.times("audio_drop") == [2670])
+        #expect(try #require(r.turns.first).status == .interrupted)
+        #expect(r.entries("input").contains { $0.field("source") == .string("local_voice") })
+    }
+
+    @Test func withBargeInByTheButtonOnlyTheLocalDetectorDoesNot() throws {
+        var script = question { $0.settings.bargeInByVoice = false }
+        script.localVoiceStart(2670)
+        let r = script.run()
+        #expect(r.times("audio_drop").isEmpty)
+        #expect(try #require(r.turns.first).status == .completed)
+        #expect(r.turns.first?.spokenText == "It is sunny. Enjoy your day!")
+    }
+
+    @Test func speechToTextWhileSpeakingIsIgnored() throws {
+        var script = question()
+        script.speechStart(2670)                 // the speaker's own voice, transcribed
+        script.partial(2800, "it is sunny")
+        script.final(3000, "It is sunny.")
+        script.speechEnd(3000)
+        let r = script.run()
+        #expect(r.times("audio_drop").isEmpty)
+        #expect(r.turns.map(\.status) == [.completed])
+        #expect(r.turns.first?.userText == "What is the weather today?")
+    }
+
+    @Test func onlyTheStartOfSpeechBargesIn() {
+        var script = question()
+        script.scenario.events.append(Scenario.Event(at: .milliseconds(2670), kind: .speech(.speechEnded, from: .localVoiceActivity)))
+        let r = script.run()
+        #expect(r.times("audio_drop").isEmpty)
+        #expect(r.turns.map(\.status) == [.completed])
+    }
+
+    @Test func theLocalDetectorIsIgnoredOutsideSpeaking() throws {
+        var script = question { $0.settings.alwaysListening = true }
+        script.localVoiceStart(1800)             // SPECULATIVE: the cloud's events decide
+        script.localVoiceStart(6000)             // IDLE: it does not wake the speaker either
+        let r = script.run()
+        #expect(r.entries("llm_cancel").isEmpty)
+        #expect(r.turns.map(\.status) == [.completed])
+        #expect(r.transitions.filter { $0 == [.idle, .listening] }.count == 1)
+    }
+
+    @Test func theRuleFollowsLiveSettings() {
+        let clock = ManualClock()
+        var settings = TurnSettings()
+        settings.bargeInByVoice = false
+        var controller = TurnController(settings: settings, clock: clock)
+        #expect(controller.handle(.speech(.speechStarted, from: .localVoiceActivity)).isEmpty)
+        settings.alwaysListening = true
+        _ = controller.handle(.settings(settings))
+        #expect(controller.handle(.speech(.speechStarted, from: .localVoiceActivity)).isEmpty, "IDLE: ignored")
+        #expect(controller.state == .idle)
+        _ = controller.handle(.speech(.speechStarted))
+        #expect(controller.state == .listening, "speech-to-text wakes with always_listening")
     }
 }

@@ -44,7 +44,7 @@ import VoiceSupport
         #expect(s.llm.replies == ["A.", "B."] && s.llm.failingCalls == [2])
         #expect(s.tts.timeToFirstByte == .milliseconds(100) && s.tts.perCharacter == .milliseconds(50))
         #expect(s.events.count == 5)
-        guard case .speech(.final(let text, let confidence, _, let end)) = s.events[3].kind else {
+        guard case .speech(.final(let text, let confidence, _, let end), .speechToText) = s.events[3].kind else {
             Issue.record("event 3 is not a final")
             return
         }
@@ -81,6 +81,10 @@ import VoiceSupport
         (#"{"events": [{"at_ms": 0, "type": 'button'}]}"#, "not valid JSON: line 1, column 34: expected a value"),
         (#"{"events": [{"at_ms": 00, "type": "button"}]}"#, "not valid JSON: line 1, column 23: numbers do not start with 0"),
         (#"{"description": 5, "events": []}"#, "description: expected a string"),
+        (#"{"events": [{"at_ms": 0, "type": "speech_start", "source": "mic"}]}"#, "events[0].source: unknown source 'mic' (expected speech_to_text or local_voice)"),
+        (#"{"events": [{"at_ms": 0, "type": "final", "text": "x", "source": "local_voice"}]}"#, "events[0].source: local_voice reports only speech_start and speech_end"),
+        (#"{"events": [{"at_ms": 0, "type": "button", "source": "local_voice"}]}"#, "events[0].source: only speech events have a source"),
+        (#"{"settings": {"barge_in": "shout"}, "events": []}"#, "settings.barge_in: unknown value 'shout' (expected voice or button_only)"),
         (#"{"settings": {"cancel_rate_raise_above": 0.2, "cancel_rate_lower_below": 0.3}, "events": []}"#,
          "settings.cancel_rate_lower_below: cancel_rate_lower_below (0.3) must not be above cancel_rate_raise_above (0.2)"),
         (#"{"settings": {"cancel_rate_raise_above": 0.12}, "events": []}"#,
@@ -95,6 +99,19 @@ import VoiceSupport
         } catch {
             #expect(error.description.hasPrefix(row[1]), "got: \(error.description)")
         }
+    }
+
+    @Test func aSpeechEventNamesItsSourceAndBargeInByVoiceIsASetting() throws {
+        let s = try Scenario.parse(Data(#"""
+            {"settings": {"barge_in": "button_only"}, "events": [
+              {"at_ms": 0, "type": "speech_start", "source": "local_voice"},
+              {"at_ms": 10, "type": "speech_end", "source": "speech_to_text"},
+              {"at_ms": 20, "type": "speech_start"}
+            ]}
+            """#.utf8))
+        #expect(!s.settings.bargeInByVoice)
+        #expect(s.events.map(\.kind) == [.speech(.speechStarted, from: .localVoiceActivity), .speech(.speechEnded), .speech(.speechStarted)])
+        #expect(try Scenario.parse(Data(#"{"events": []}"#.utf8)).settings.bargeInByVoice)
     }
 
     @Test func aMissingFileSaysWhichFile() {

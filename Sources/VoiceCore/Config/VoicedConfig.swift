@@ -91,7 +91,8 @@ public struct VoicedConfig: Equatable, Sendable {
     }
 
     public var turn = TurnSettings()
-    public var audio = Audio()
+    /// `audio.barge_in` is also the turn controller's rule: `turn.bargeInByVoice` follows it.
+    public var audio = Audio() { didSet { turn.bargeInByVoice = audio.bargeIn == .voice } }
     public var gpio = GPIO()
     public var stt = STT()
     public var llm = LLM()
