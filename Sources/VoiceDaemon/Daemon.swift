@@ -96,7 +96,7 @@ public final class Daemon: Sendable {
         if let kept = records.writer.persistedDebounce, config.turn.adaptive.enabled { controller.restoreDebounce(kept) }
         let turns = TurnService(controller: controller, llm: cloud.llm, tts: cloud.tts, fallbackTTS: cloud.fallback,
                                 playback: speaker.output, indicator: mux, scheduler: TaskTimerScheduler(clock: clock),
-                                bargeInByVoice: config.audio.bargeIn == .voice, loop: true,
+                                loop: true,
                                 logger: logger.with(label: "voiced.turn"))
         self.turns = turns
 

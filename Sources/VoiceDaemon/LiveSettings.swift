@@ -118,7 +118,7 @@ final class LiveSettings: Service, Sendable {
     private func apply(_ target: Target, _ config: VoicedConfig) {
         switch target {
         case .turn:
-            turns.update(settings: config.turn, bargeInByVoice: config.audio.bargeIn == .voice)
+            turns.update(settings: config.turn)  // `turn.bargeInByVoice` follows `audio.barge_in`
             gate.updateStreaming()
         case .volume:
             speaker.setVolume(config.audio.volume)

@@ -6,13 +6,6 @@ import VoiceCore
 import VoiceEspeak
 import VoiceLinux
 
-/// Where a speech event came from: the cloud speech-to-text, or the local voice activity
-/// detector that watches the microphone for barge-in.
-public enum SpeechSource: Sendable, Equatable {
-    case speechToText
-    case localVoiceActivity
-}
-
 /// What the daemon shows about the turn-taking, readable from any thread: a copy of the
 /// controller's view, published by the turn loop after each input it handles.
 public struct TurnSnapshot: Sendable, Equatable {
@@ -66,17 +59,15 @@ public final class TurnService: Service, Sendable {
     private let wakeups: DispatchSemaphore
     private let status: Mutex<TurnSnapshot>
     private let observers = Mutex<[@Sendable (TurnNotification) -> Void]>([])
-    private let bargeInByVoice: Atomic<Bool>
     private let logger: Logger
 
     public init(controller: TurnController, llm: any LanguageModel, tts: any TextToSpeech, fallbackTTS: any TextToSpeech,
                 playback: any AudioPlayback, indicator: any Indicator, scheduler: any TimerScheduler,
-                bargeInByVoice: Bool, loop: Bool = false, logger: Logger) {
+                loop: Bool = false, logger: Logger) {
         var logger = logger
         // Every line names its session (the journal's SESSION_ID); turn lines name the turn too.
         logger[metadataKey: "session"] = "\(controller.telemetry.sessionID)"
         self.logger = logger
-        self.bargeInByVoice = Atomic(bargeInByVoice)
         status = Mutex(TurnSnapshot(controller))
         let wakeups = DispatchSemaphore(value: 0)
         self.wakeups = wakeups
@@ -122,26 +113,13 @@ public final class TurnService: Service, Sendable {
     /// `voicectl wake` / `interrupt`: a press, answered with the state it led to.
     public func pressAndWait() -> TurnSnapshot { postAndWait(.button) }
 
-    /// A speech event. While SPEAKING, only the local voice activity detector may barge in (and
-    /// only when barge-in by voice is on): the cloud transcribes the speaker's own voice too.
-    public func speech(_ event: SpeechEvent, from source: SpeechSource) {
-        let state = status.withLock { $0.state }
-        switch (source, state) {
-        case (.localVoiceActivity, .speaking):
-            guard bargeInByVoice.load(ordering: .relaxed), event == .speechStarted else { return }
-            engine.post(.speech(.speechStarted, from: .localVoiceActivity))
-        case (.localVoiceActivity, _):
-            return  // outside SPEAKING the cloud's own voice activity events are used
-        case (.speechToText, .speaking):
-            return
-        case (.speechToText, _):
-            engine.post(.speech(event))
-        }
-    }
+    /// A speech event from speech-to-text or from the local voice activity detector. The
+    /// controller decides what it may do (while SPEAKING only the local detector barges in, and
+    /// only with barge-in by voice on: the cloud transcribes the speaker's own voice too).
+    public func speech(_ event: SpeechEvent, from source: SpeechSource) { engine.post(.speech(event, from: source)) }
 
     /// Changes the turn-taking settings live.
-    public func update(settings: TurnSettings, bargeInByVoice: Bool) {
-        self.bargeInByVoice.store(bargeInByVoice, ordering: .relaxed)
+    public func update(settings: TurnSettings) {
         // The snapshot shows the new debounce once the loop has applied the settings.
         engine.update(settings: settings)
     }
@@ -219,7 +197,7 @@ public final class TurnService: Service, Sendable {
 
     private func observe(_ input: TurnInput) {
         switch input {
-        case .speech(let event, _): notify(.speech(event))
+        case .speech(let event, .speechToText): notify(.speech(event))  // what was heard; a local barge-in shows as its transition
         case .llm(_, .failed(let message)): notify(.providerFailed(provider: "llm", turn: status.withLock { $0.turn }, message: message))
         case .tts(_, .failed(let message)): notify(.providerFailed(provider: "tts", turn: status.withLock { $0.turn }, message: message))
         default: break
@@ -229,7 +207,7 @@ public final class TurnService: Service, Sendable {
     private func observe(_ action: TurnAction) {
         switch action {
         case .transitioned(let event):
-            // The controller's state machine logs the transition (one line per fact).
+            // The controller logs the transition (one line per fact).
             notify(.transition(event))
         case .startTTS(let request):
             notify(.speaking(turn: request.turn, text: request.text))

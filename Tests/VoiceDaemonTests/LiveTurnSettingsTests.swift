@@ -4,7 +4,7 @@ import VoiceTesting
 @testable import VoiceDaemon
 
 /// Turn settings changed while the daemon runs, through the call the daemon's live wiring makes
-/// (`TurnService.update(settings:bargeInByVoice:)`, `LiveSettings.wiring` target `.turn`), rule
+/// (`TurnService.update(settings:)`, `LiveSettings.wiring` target `.turn`), rule
 /// what the controller does next. The daemon-level contract test cannot produce these cheaply.
 @Suite struct LiveTurnSettingsTests {
     /// Wake, hear `text` as a final transcript, and run until the turn is over.
@@ -27,7 +27,7 @@ import VoiceTesting
         var settings = TurnSettings()
         settings.adaptive.enabled = false
         settings.commitHold = .milliseconds(2000)
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         func holdThenSay(_ words: String) {
             h.service.buttonPressed()
             h.clock.advance(by: .milliseconds(1300))
@@ -42,7 +42,7 @@ import VoiceTesting
         h.service.buttonPressed()
         h.clock.runUntilIdle(limit: h.clock.now + .seconds(60))
         settings.correctionMarkers = ["banana split"]
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         holdThenSay("banana split")
         #expect(causes(h).last == .correctionMarker, "\(causes(h))")
     }
@@ -52,13 +52,13 @@ import VoiceTesting
         var settings = TurnSettings()
         settings.debounce = .milliseconds(600)
         settings.adaptive.enabled = false
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         for _ in 0..<10 { turn(h) }
         #expect(h.service.current.telemetry.completedTurns == 10)
         #expect(h.service.current.debounceMs == 600, "adaptive_debounce off: no adjustment")
         settings.adaptive.enabled = true
         settings.adaptive.lowerBelow = 0.12
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         for _ in 0..<10 { turn(h) }
         #expect(h.service.current.debounceMs == 550, "adaptive_debounce on: 10 completed turns lower it by 50 ms")
     }
@@ -86,7 +86,7 @@ import VoiceTesting
         var settings = TurnSettings()
         settings.adaptive.enabled = false
         settings.stallBudget = .milliseconds(3000)
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         ask(h)
         let events = transitions(h)
         let committed = try #require(events.first { $0.to == .committed })
@@ -101,7 +101,7 @@ import VoiceTesting
         var settings = TurnSettings()
         settings.adaptive.enabled = false
         settings.maxAnswer = .seconds(5)
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         ask(h)
         let record = try #require(h.service.current.lastTurn)
         #expect(record.llmCalls.first?.reason == "answer_cap")

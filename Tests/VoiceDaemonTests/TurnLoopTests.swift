@@ -46,7 +46,7 @@ import VoiceTesting
             controller: TurnController(settings: settings, clock: clock),
             llm: ScriptedLanguageModel(clock: clock, replies: ["It is sunny. Enjoy your day!"]),
             tts: ScriptedTextToSpeech(clock: clock), fallbackTTS: ScriptedTextToSpeech(clock: clock),
-            playback: playback, indicator: RecordingIndicator(), scheduler: clock, bargeInByVoice: true,
+            playback: playback, indicator: RecordingIndicator(), scheduler: clock,
             loop: true, logger: Logger(label: "test"))
         let threads = Threads()
         service.onControllerThread { threads.handling.withLock { _ = $0.insert(Threads.current) } }
@@ -65,10 +65,10 @@ import VoiceTesting
             service.speech(.speechEnded, from: .speechToText)
         }
         await onAnotherThread(named: "timers", threads) {
-            service.postAndWait(.heartbeat)
+            service.postAndWait(.heartbeat, timeout: .seconds(60))
             for t in stride(from: Int64(0), through: 8000, by: 10) {
                 clock.advance(to: .milliseconds(t))
-                service.postAndWait(.heartbeat)
+                service.postAndWait(.heartbeat, timeout: .seconds(60))
             }
         }
 
@@ -94,14 +94,14 @@ import VoiceTesting
             llm: ScriptedLanguageModel(clock: clock, replies: ["Hello."]),
             tts: ScriptedTextToSpeech(clock: clock), fallbackTTS: ScriptedTextToSpeech(clock: clock),
             playback: VirtualPlayback(clock: clock), indicator: RecordingIndicator(), scheduler: timers,
-            bargeInByVoice: true, loop: true, logger: Logger(label: "test"))
+            loop: true, logger: Logger(label: "test"))
         let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
         let running = Task { try await group.run() }
         // A wake starts the listen timeout: one timer waits on the clock. (`pressAndWait` blocks
         // its thread: like the control socket, call it from a thread of its own.)
         let threads = Threads()
         let state = Mutex(TurnState.idle)
-        await onAnotherThread(named: "control", threads) { state.withLock { $0 = service.pressAndWait().state } }
+        await onAnotherThread(named: "control", threads) { state.withLock { $0 = service.postAndWait(.button, timeout: .seconds(60)).state } }
         #expect(state.withLock { $0 } == .listening)
         #expect(timers.waiting == 1)
         await group.triggerGracefulShutdown()

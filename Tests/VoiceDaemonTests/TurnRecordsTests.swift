@@ -30,7 +30,7 @@ final class RecordedHarness {
             llm: ScriptedLanguageModel(clock: clock, replies: replies, timeToFirstToken: timeToFirstToken, perToken: .milliseconds(3),
                                        failingCalls: failingCalls),
             tts: ScriptedTextToSpeech(clock: clock), fallbackTTS: fallback, playback: playback,
-            indicator: RecordingIndicator(), scheduler: clock, bargeInByVoice: true, logger: logger)
+            indicator: RecordingIndicator(), scheduler: clock, logger: logger)
         writer = try TelemetryWriter(configuration: .init(databasePath: path), origin: Date(timeIntervalSince1970: 1_000_000))
         writer.start()
         writer.sessionStarted("s-1", at: .zero)

@@ -24,9 +24,10 @@ final class Harness {
         playback = VirtualPlayback(clock: clock)
         var settings = TurnSettings()
         settings.adaptive.enabled = false
+        settings.bargeInByVoice = bargeInByVoice
         service = TurnService(controller: TurnController(settings: settings, clock: clock), llm: llm, tts: tts,
                               fallbackTTS: ScriptedTextToSpeech(clock: clock), playback: playback,
-                              indicator: RecordingIndicator(), scheduler: clock, bargeInByVoice: bargeInByVoice,
+                              indicator: RecordingIndicator(), scheduler: clock,
                               logger: Logger(label: "test"))
         service.observe { [notes] note in notes.list.withLock { $0.append(note) } }
     }
@@ -108,7 +109,7 @@ final class Harness {
         var settings = TurnSettings()
         settings.debounce = .milliseconds(800)
         settings.adaptive.enabled = false
-        h.service.update(settings: settings, bargeInByVoice: true)
+        h.service.update(settings: settings)
         h.askAndAdvance(to: 2000)   // final at 1300: 1300 + 800 = 2100
         #expect(h.service.current.state == .listening)
         h.clock.advance(to: .milliseconds(2100))
