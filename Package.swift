@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "VoiceFakeCloud",
             dependencies: [
-                "VoiceCore", "VoiceEspeak",
+                "VoiceCore", "VoiceEspeak", "VoiceDSP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
