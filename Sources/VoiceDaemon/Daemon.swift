@@ -53,7 +53,7 @@ public final class Daemon: Sendable {
     private struct Parts: Sendable {
         var capture: Capture
         var playback: Playback
-        var stt: DeepgramLiveClient
+        var stt: any SpeechToTextProvider
         var led: GPIOIndicator?
         var button: (any ButtonEvents)?
         var sync: TelemetrySync?
@@ -61,8 +61,8 @@ public final class Daemon: Sendable {
         var daemonControl: DaemonControl
         var volume: @Sendable (Int) -> Void
         // What live settings change besides the turn service (see `LiveTarget`).
-        var llm: OpenAIChat
-        var tts: ElevenLabsTTS
+        var llm: any LanguageModelProvider
+        var tts: any TextToSpeechProvider
         var fallback: EspeakTTS
         var bargeIn: BargeInBox
     }
@@ -101,18 +101,13 @@ public final class Daemon: Sendable {
         earcons = Atomic(config.audio.earcons)
         VoicedLogging.level.level = Logger.Level(rawValue: config.log.level) ?? .info
 
-        // Keys first: a missing one is a configuration error. They come from systemd credentials
-        // or the environment, never the configuration file.
-        let deepgramKey: DeepgramKey
+        // Providers and their keys first: an unknown provider or a missing key is a configuration
+        // error. Keys come from systemd credentials or the environment, never the configuration file.
+        let providers = ProviderContext(config: config, credentials: credentials, clock: clock, logger: logger)
         do {
-            guard let secret = try credentials.load(.deepgram) else {
-                throw DaemonError("no Deepgram API key: set the systemd credential \(CredentialName.deepgram.file) or \(CredentialName.deepgram.variable)", configuration: true)
-            }
-            deepgramKey = try DeepgramKey(secret.reveal())
-        } catch let error as DaemonError {
-            throw error
+            try ProviderRegistry.check(providers)
         } catch {
-            throw DaemonError("the Deepgram API key is unusable: \(error)", configuration: true)
+            throw DaemonError(error.description, configuration: true)
         }
         // Telemetry next: it also remembers the adaptive debounce across restarts.
         let origin = Date()
@@ -194,19 +189,13 @@ public final class Daemon: Sendable {
         }
         volume(config.audio.volume)
 
-        let llm: OpenAIChat
-        let tts: ElevenLabsTTS
+        let llm: any LanguageModelProvider
+        let tts: any TextToSpeechProvider
         do {
-            var chat = OpenAIChatConfiguration(baseURL: config.llm.baseURL, model: config.llm.model,
-                                               apiKey: try credentials.load(.openAI))
-            chat.maxTokens = config.llm.maxTokens
-            chat.temperature = config.llm.temperature
-            llm = try OpenAIChat(configuration: chat, clock: clock, logger: logger.with(label: "voiced.llm"))
-            let voice = ElevenLabsConfiguration(baseURL: config.tts.baseURL, voiceID: config.tts.voiceID,
-                                                modelID: config.tts.modelID, apiKey: try credentials.load(.elevenLabs))
-            tts = try ElevenLabsTTS(configuration: voice, clock: clock, logger: logger.with(label: "voiced.tts"))
+            llm = try ProviderRegistry.languageModel(providers)
+            tts = try ProviderRegistry.textToSpeech(providers)
         } catch {
-            throw DaemonError("cannot set up the cloud providers: \(error)", configuration: true)
+            throw DaemonError(error.description, configuration: true)
         }
         let fallback = EspeakTTS(voice: config.fallbackTTS.voice, wordsPerMinute: config.fallbackTTS.wordsPerMinute,
                                  logger: logger.with(label: "voiced.espeak"))
@@ -224,12 +213,10 @@ public final class Daemon: Sendable {
         let sttLogger = logger.with(label: "voiced.stt")
         let sttStatus = SpeechToTextStatusBox()
         self.sttStatus = sttStatus
-        let stt: DeepgramLiveClient
+        let stt: any SpeechToTextProvider
         do {
-            let deepgram = DeepgramConfiguration(baseURL: config.stt.baseURL, model: config.stt.model, language: config.stt.language,
-                                                 endpointing: config.stt.endpointing, utteranceEnd: config.stt.utteranceEnd)
-            stt = try DeepgramLiveClient(
-                configuration: deepgram, apiKey: deepgramKey, audio: ring, clock: clock, logger: logger.with(label: "voiced.stt"),
+            stt = try ProviderRegistry.speechToText(providers, SpeechToTextWiring(
+                audio: ring,
                 onEvent: { event in turns.speech(event, from: .speechToText) },
                 onStatus: { status in
                     sttStatus.set(status)
@@ -243,7 +230,7 @@ public final class Daemon: Sendable {
                         turns.goOffline()
                     case .reconnecting, .stopped: break
                     }
-                })
+                }))
         } catch {
             throw DaemonError("cannot set up speech-to-text: \(error)", configuration: true)
         }
@@ -454,13 +441,13 @@ public final class Daemon: Sendable {
             parts.bargeIn.update(settings: Self.voiceActivity(config))
         case .llm:
             do {
-                try parts.llm.update(.init(model: config.llm.model, maxTokens: config.llm.maxTokens, temperature: config.llm.temperature))
+                try parts.llm.apply(config)
             } catch {
                 logger.error("the LLM settings were not applied; the old ones stay", metadata: ["error": "\(error)"])
             }
         case .tts:
             do {
-                try parts.tts.update(.init(voiceID: config.tts.voiceID, modelID: config.tts.modelID))
+                try parts.tts.apply(config)
             } catch {
                 logger.error("the voice settings were not applied; the old ones stay", metadata: ["error": "\(error)"])
             }

@@ -113,3 +113,28 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
 
     public func cancel(request id: Int) { requests.cancel(request: id) }
 }
+
+extension ElevenLabsTTS: TextToSpeechProvider {
+    /// The `[tts]` keys, with ElevenLabs' defaults for those left empty.
+    static func resolved(_ tts: VoicedConfig.TTS) -> VoicedConfig.TTS {
+        tts.resolved(baseURL: "https://api.elevenlabs.io", voice: "21m00Tcm4TlvDq8ikWAM", model: "eleven_flash_v2_5")
+    }
+
+    public func apply(_ config: VoicedConfig) throws(ProviderSetupError) {
+        let tts = Self.resolved(config.tts)
+        try update(.init(voiceID: tts.voiceID, modelID: tts.modelID))
+    }
+}
+
+extension ProviderEntry where Input == Void, Made == any TextToSpeechProvider {
+    /// ElevenLabs streaming text-to-speech: `[tts] provider = "elevenlabs"`.
+    static var elevenLabs: Self {
+        Self(name: "elevenlabs") { context, _ in
+            let tts = ElevenLabsTTS.resolved(context.config.tts)
+            return try ElevenLabsTTS(
+                configuration: ElevenLabsConfiguration(baseURL: tts.baseURL, voiceID: tts.voiceID, modelID: tts.modelID,
+                                                       apiKey: try context.key(.elevenLabs)),
+                clock: context.clock, logger: context.logger("voiced.tts"))
+        }
+    }
+}

@@ -331,3 +331,22 @@ extension Logger {
         return copy
     }
 }
+
+extension OpenAIChat: LanguageModelProvider {
+    public func apply(_ config: VoicedConfig) throws(ProviderSetupError) {
+        try update(.init(model: config.llm.model, maxTokens: config.llm.maxTokens, temperature: config.llm.temperature))
+    }
+}
+
+extension ProviderEntry where Input == Void, Made == any LanguageModelProvider {
+    /// An OpenAI-compatible chat-completions API (OpenAI, llama.cpp, Ollama…): `[llm] provider = "openai"`.
+    static var openAIChat: Self {
+        Self(name: "openai") { context, _ in
+            let llm = context.config.llm
+            var chat = OpenAIChatConfiguration(baseURL: llm.baseURL, model: llm.model, apiKey: try context.key(.openAI))
+            chat.maxTokens = llm.maxTokens
+            chat.temperature = llm.temperature
+            return try OpenAIChat(configuration: chat, clock: context.clock, logger: context.logger("voiced.llm"))
+        }
+    }
+}

@@ -132,3 +132,31 @@ public final class OpenAISpeechTTS: TextToSpeech, @unchecked Sendable {
 
     public func cancel(request id: Int) { requests.cancel(request: id) }
 }
+
+extension OpenAISpeechTTS: TextToSpeechProvider {
+    /// The `[tts]` keys, with OpenAI's defaults for those left empty.
+    static func resolved(_ tts: VoicedConfig.TTS) -> VoicedConfig.TTS {
+        tts.resolved(baseURL: "https://api.openai.com/v1", voice: "alloy", model: "gpt-4o-mini-tts")
+    }
+
+    /// The voice and model change live; the speed (`tts.speed` is not live) stays as it started.
+    public func apply(_ config: VoicedConfig) throws(ProviderSetupError) {
+        let tts = Self.resolved(config.tts)
+        try update(.init(model: tts.modelID, voice: tts.voiceID, speed: settings.speed))
+    }
+}
+
+extension ProviderEntry where Input == Void, Made == any TextToSpeechProvider {
+    /// An OpenAI-compatible `/v1/audio/speech` (OpenAI, Kokoro-FastAPI, openedai-speech):
+    /// `[tts] provider = "openai"`, with its own key (``CredentialName/openAISpeech``), none for a local server.
+    static var openAISpeech: Self {
+        Self(name: "openai") { context, _ in
+            let tts = OpenAISpeechTTS.resolved(context.config.tts)
+            return try OpenAISpeechTTS(
+                configuration: OpenAISpeechConfiguration(baseURL: tts.baseURL, model: tts.modelID, voice: tts.voiceID,
+                                                         speed: tts.speed == 1 ? nil : tts.speed,
+                                                         apiKey: try context.key(.openAISpeech)),
+                clock: context.clock, logger: context.logger("voiced.tts"))
+        }
+    }
+}
