@@ -106,9 +106,7 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
         let url = endpoint.appending(path: "/v1/text-to-speech/\(settings.voiceID)/stream?output_format=pcm_16000")
         requests.start(request, url: url, headers: configuration.apiKey.map { ["xi-api-key: \($0.reveal())"] } ?? [],
                        body: Body(text: request.text, model_id: settings.modelID), sampleRate: 16_000,
-                       timing: .init(connect: configuration.connectTimeout, firstByte: configuration.firstByteTimeout,
-                                     stall: configuration.stallTimeout, policy: configuration.policy),
-                       onEvent: onEvent)
+                       timing: .init(configuration), onEvent: onEvent)
     }
 
     public func cancel(request id: Int) { requests.cancel(request: id) }

@@ -125,9 +125,7 @@ public final class OpenAISpeechTTS: TextToSpeech, @unchecked Sendable {
                        headers: configuration.apiKey.map { ["Authorization: Bearer \($0.reveal())"] } ?? [],
                        body: Body(model: settings.model, input: request.text, voice: settings.voice, speed: settings.speed),
                        sampleRate: configuration.sampleRate,
-                       timing: .init(connect: configuration.connectTimeout, firstByte: configuration.firstByteTimeout,
-                                     stall: configuration.stallTimeout, policy: configuration.policy),
-                       onEvent: onEvent)
+                       timing: .init(configuration), onEvent: onEvent)
     }
 
     public func cancel(request id: Int) { requests.cancel(request: id) }

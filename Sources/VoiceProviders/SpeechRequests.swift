@@ -44,6 +44,13 @@ final class SpeechRequests: @unchecked Sendable {
         var firstByte: Duration
         var stall: Duration
         var policy: RetryPolicy
+
+        init(_ configuration: some SpeechTransport) {
+            connect = configuration.connectTimeout
+            firstByte = configuration.firstByteTimeout
+            stall = configuration.stallTimeout
+            policy = configuration.policy
+        }
     }
 
     /// POSTs `body` as JSON to `url` for `request`, and streams the response as PCM at `sampleRate`
@@ -99,3 +106,14 @@ final class SpeechRequests: @unchecked Sendable {
                        credential: service.credential, apiKey: service.apiKey).describe(failure, attempts: attempts)
     }
 }
+
+/// The timeouts and retry rules every speech client's configuration carries.
+protocol SpeechTransport {
+    var connectTimeout: Duration { get }
+    var firstByteTimeout: Duration { get }
+    var stallTimeout: Duration { get }
+    var policy: RetryPolicy { get }
+}
+
+extension ElevenLabsConfiguration: SpeechTransport {}
+extension OpenAISpeechConfiguration: SpeechTransport {}
