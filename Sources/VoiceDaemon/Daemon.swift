@@ -232,7 +232,7 @@ public final class Daemon: Sendable {
                     }
                 }))
         } catch {
-            throw DaemonError("cannot set up speech-to-text: \(error)", configuration: true)
+            throw DaemonError(error.description, configuration: true)
         }
 
         // Capture: the loop beats the watchdog on every step (muted or not, device or not); frames
