@@ -45,11 +45,13 @@ let package = Package(
             name: "VoiceCore",
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
+        // speexdsp's resampler behind one wrapper: the espeak-ng voice, speech providers and WAV input share it.
+        .target(name: "VoiceDSP", dependencies: ["CSpeexDSP"]),
         // Adapters: each depends on VoiceCore and on one outside world.
         .target(
             name: "VoiceLinux",
             dependencies: [
-                "VoiceCore", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP",
+                "VoiceCore", "VoiceDSP", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "VoiceProviders",
             dependencies: [
-                "VoiceCore", "CCurl",
+                "VoiceCore", "VoiceDSP", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -72,7 +74,7 @@ let package = Package(
         // which is why it is its own target: the fake cloud uses it without linking libcurl.
         .target(
             name: "VoiceEspeak",
-            dependencies: ["VoiceCore", "CEspeak", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VoiceCore", "VoiceDSP", "CEspeak", .product(name: "Logging", package: "swift-log")]
         ),
         // The on-device SQLite store and the upstream sync to Postgres (through libpq).
         .target(
@@ -102,7 +104,7 @@ let package = Package(
         .target(
             name: "VoiceFakeCloud",
             dependencies: [
-                "VoiceCore", "VoiceEspeak",
+                "VoiceCore", "VoiceEspeak", "VoiceDSP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -184,13 +186,13 @@ let package = Package(
         // Capture, playback, WAV, earcons, voice activity and echo cancellation.
         .testTarget(
             name: "VoiceAudioTests",
-            dependencies: ["VoiceCore", "VoiceLinux", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VoiceCore", "VoiceDSP", "VoiceLinux", "VoiceTesting", .product(name: "Logging", package: "swift-log")]
         ),
         // Every provider against loopback servers speaking the real wire protocols, faults included.
         .testTarget(
             name: "VoiceProvidersTests",
             dependencies: [
-                "VoiceProviders", "VoiceEspeak", "VoiceFakeCloud", "VoiceTesting", "VoiceCore",
+                "VoiceProviders", "VoiceDSP", "VoiceEspeak", "VoiceFakeCloud", "VoiceTesting", "VoiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -236,9 +236,10 @@ public struct WAVAudio: Equatable, Sendable {
         sampleRate > 0 ? .microseconds(Int64(frameCount) * 1_000_000 / Int64(sampleRate)) : .zero
     }
 
-    /// The audio as mono at `sampleRate` (16 kHz by default: what capture and playback use).
-    public func mono(sampleRate target: Int = PlaybackChunk.sampleRate) -> [Int16] {
-        AudioConversion.resample(AudioConversion.mono(samples, channels: channels), from: sampleRate, to: target)
+    /// The audio as mono at the file's rate (channels averaged). The rate is converted outside
+    /// this pure target, by speexdsp's resampler (`WAVFile.mono16k` in VoiceLinux).
+    public func mono() -> [Int16] {
+        AudioConversion.mono(samples, channels: channels)
     }
 }
 
@@ -331,7 +332,7 @@ public enum WAVError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Channel and sample-rate conversion of 16-bit audio.
+/// Channel conversion of 16-bit audio.
 public enum AudioConversion {
     /// Averages interleaved channels into one.
     public static func mono(_ interleaved: [Int16], channels: Int) -> [Int16] {
@@ -346,35 +347,4 @@ public enum AudioConversion {
         return out
     }
 
-    /// Converts mono audio from `source` to `target` Hz by linear interpolation. When shrinking by
-    /// a factor of 2 or more, a moving average of that width runs first, so that the loudest of
-    /// what cannot be represented at the target rate is damped rather than folded back.
-    public static func resample(_ samples: [Int16], from source: Int, to target: Int) -> [Int16] {
-        guard source > 0, target > 0, source != target, !samples.isEmpty else { return samples }
-        var input = samples.map(Double.init)
-        let width = source / target
-        if width >= 2 { input = movingAverage(input, width: width) }
-        let count = Int((Int64(samples.count) * Int64(target) / Int64(source)))
-        var out = [Int16](repeating: 0, count: count)
-        let last = input.count - 1
-        for i in 0..<count {
-            let position = Double(i) * Double(source) / Double(target)
-            let index = min(Int(position), last)
-            let fraction = position - Double(index)
-            let next = input[min(index + 1, last)]
-            out[i] = AudioMath.clampToInt16(input[index] + (next - input[index]) * fraction)
-        }
-        return out
-    }
-
-    static func movingAverage(_ input: [Double], width: Int) -> [Double] {
-        let half = width / 2
-        var prefix = [Double](repeating: 0, count: input.count + 1)
-        for i in input.indices { prefix[i + 1] = prefix[i] + input[i] }
-        return input.indices.map { i in
-            let low = max(0, i - half)
-            let high = min(input.count, low + width)
-            return (prefix[high] - prefix[low]) / Double(high - low)
-        }
-    }
 }

@@ -41,7 +41,7 @@ public final class Daemon: Sendable {
     let microphone: Microphone
     let indicators: Indicators
     let records: Records
-    let stt: DeepgramLiveClient
+    let stt: any SpeechToTextProvider
     let turns: TurnService
     let gate: MicrophoneGate
     let live: LiveSettings
@@ -64,8 +64,8 @@ public final class Daemon: Sendable {
         let config = settings.effective
         VoicedLogging.level.level = Logger.Level(rawValue: config.log.level) ?? .info
 
-        // Keys first (a missing one is a configuration error), then telemetry, which also
-        // remembers the adaptive debounce across restarts.
+        // Providers and their keys first (an unknown provider or a missing key is a configuration
+        // error), then telemetry, which also remembers the adaptive debounce across restarts.
         let cloud = try Cloud.build(config, credentials: credentials, clock: clock, logger: logger)
         let errors = ErrorFanout()
         let records = try Records.build(config, clock: clock, errors: errors, logger: logger)
@@ -105,7 +105,7 @@ public final class Daemon: Sendable {
         let sttStatus = SpeechToTextStatusBox()
         let sttLogger = logger.with(label: "voiced.stt")
         let stt = try cloud.speechToText(
-            config, ring: ring, clock: clock, logger: logger,
+            ring: ring,
             onEvent: { event in turns.speech(event, from: .speechToText) },
             onStatus: { status in
                 sttStatus.set(status)

@@ -5,6 +5,7 @@ import Synchronization
 import UnixSignals
 import VoiceCore
 import VoiceLinux
+import VoiceProviders
 
 /// Applies changed settings to the running daemon (voicectl `settings.set`, SIGHUP): each changed
 /// live key through its `Target`, from the next turn or at once; changed keys that are not live
@@ -126,13 +127,13 @@ final class LiveSettings: Service, Sendable {
             microphone.bargeIn.update(settings: Microphone.voiceActivity(config))
         case .llm:
             do {
-                try cloud.llm.update(.init(model: config.llm.model, maxTokens: config.llm.maxTokens, temperature: config.llm.temperature))
+                try cloud.llm.apply(config)
             } catch {
                 logger.error("the LLM settings were not applied; the old ones stay", metadata: ["error": "\(error)"])
             }
         case .tts:
             do {
-                try cloud.tts.update(.init(voiceID: config.tts.voiceID, modelID: config.tts.modelID))
+                try cloud.tts.apply(config)
             } catch {
                 logger.error("the voice settings were not applied; the old ones stay", metadata: ["error": "\(error)"])
             }
@@ -164,6 +165,13 @@ final class LiveSettings: Service, Sendable {
         do {
             // From the bytes: a file that is not UTF-8 gets the line and key of its bad byte.
             new = try VoicedConfig.parse(bytes: data, file: configPath)
+        } catch {
+            logger.error("reload: the configuration is not usable; keeping the running one", metadata: ["error": "\(error.description)"])
+            return
+        }
+        do {
+            // A provider name the next start would refuse is refused now, while it can be fixed.
+            try ProviderRegistry.checkNames(new)
         } catch {
             logger.error("reload: the configuration is not usable; keeping the running one", metadata: ["error": "\(error.description)"])
             return

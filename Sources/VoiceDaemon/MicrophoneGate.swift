@@ -8,13 +8,13 @@ final class MicrophoneGate: Sendable {
     private let microphone: Microphone
     private let mux: IndicatorMux
     private let turns: TurnService
-    private let stt: DeepgramLiveClient
+    private let stt: any SpeechToTextProvider
     private let mute: MuteState
     private let settings: SettingsStore
     private let errors: ErrorFanout
     private let logger: Logger
 
-    init(microphone: Microphone, mux: IndicatorMux, turns: TurnService, stt: DeepgramLiveClient, mute: MuteState,
+    init(microphone: Microphone, mux: IndicatorMux, turns: TurnService, stt: any SpeechToTextProvider, mute: MuteState,
          settings: SettingsStore, errors: ErrorFanout, logger: Logger) {
         self.microphone = microphone
         self.mux = mux

@@ -12,7 +12,7 @@ final class TurnFollowers: Sendable {
 
     init(earcons: Bool) { self.earcons = Atomic(earcons) }
 
-    func follow(turns: TurnService, speaker: Speaker, stt: DeepgramLiveClient, gate: MicrophoneGate,
+    func follow(turns: TurnService, speaker: Speaker, stt: any SpeechToTextProvider, gate: MicrophoneGate,
                 records: Records, sessionID: String, clock: any VoiceClock) {
         let telemetry = records.writer
         gate.updateStreaming(state: .idle)

@@ -2,6 +2,7 @@ import CEspeak
 import Dispatch
 import Synchronization
 import VoiceCore
+import VoiceDSP
 
 /// An espeak-ng failure.
 public enum EspeakError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -11,6 +12,8 @@ public enum EspeakError: Error, Equatable, Sendable, CustomStringConvertible {
     case voiceNotFound(String)
     /// `espeak_Synth` returned an error code.
     case synthesisFailed(code: Int)
+    /// speexdsp could not convert espeak's rate to the playback rate.
+    case resampling(ResamplerError)
 
     public var description: String {
         switch self {
@@ -20,6 +23,8 @@ public enum EspeakError: Error, Equatable, Sendable, CustomStringConvertible {
             "espeak-ng has no voice '\(voice)': list the voices with `espeak-ng --voices` (e.g. en-us, en-gb)"
         case .synthesisFailed(let code):
             "espeak-ng failed to synthesise (espeak_ERROR \(code))"
+        case .resampling(let error):
+            "espeak-ng's audio could not be converted to the playback rate: \(error)"
         }
     }
 }
@@ -44,12 +49,14 @@ public final class EspeakEngine: Sendable {
 
     /// A text being synthesised: where its audio goes and whether it was cancelled.
     final class Job: @unchecked Sendable {
-        // @unchecked: `cancelled` is atomic; `resampler` and `onChunk` are used only on the engine's queue.
+        // @unchecked: `cancelled` is atomic; `resampler`, `failure` and `onChunk` are used only on the engine's queue.
         let cancelled = Atomic<Bool>(false)
-        var resampler: Resampler
+        let resampler: SpeexResampler
         let onChunk: ([Int16]) -> Void
+        /// The resampler refused a chunk: the synthesis is aborted and fails with this.
+        var failure: ResamplerError?
 
-        init(resampler: Resampler, onChunk: @escaping ([Int16]) -> Void) {
+        init(resampler: SpeexResampler, onChunk: @escaping ([Int16]) -> Void) {
             self.resampler = resampler
             self.onChunk = onChunk
         }
@@ -81,7 +88,13 @@ public final class EspeakEngine: Sendable {
             case .success(let value):
                 rate = value
             }
-            let job = Job(resampler: Resampler(from: rate, to: PlaybackChunk.sampleRate), onChunk: onChunk)
+            let job: Job
+            do throws(ResamplerError) {
+                job = Job(resampler: try SpeexResampler(from: rate, to: PlaybackChunk.sampleRate), onChunk: onChunk)
+            } catch {
+                completion(.failure(.resampling(error)))
+                return
+            }
             box.set(job)
             completion(run(job, text: text, voice: voice, wordsPerMinute: wordsPerMinute))
         }
@@ -121,10 +134,15 @@ public final class EspeakEngine: Sendable {
         let code = text.withCString { pointer in
             espeak_Synth(pointer, size, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, nil)
         }
+        if let failure = job.failure { return .failure(.resampling(failure)) }
         if job.cancelled.load(ordering: .acquiring) { return .success(false) }
         guard code == EE_OK else { return .failure(.synthesisFailed(code: Int(code.rawValue))) }
-        let tail = job.resampler.flush()
-        if !tail.isEmpty { job.onChunk(tail) }
+        do {
+            let tail = try job.resampler.flush()
+            if !tail.isEmpty { job.onChunk(tail) }
+        } catch {
+            return .failure(.resampling(error))
+        }
         return .success(true)
     }
 }
@@ -152,7 +170,13 @@ private func espeakCallback(_ samples: UnsafeMutablePointer<Int16>?, _ count: In
     guard let job = EspeakEngine.current.withLock({ $0 }) else { return 1 }
     if job.cancelled.load(ordering: .acquiring) { return 1 }
     guard let samples, count > 0 else { return 0 }
-    let pcm = job.resampler.process(UnsafeBufferPointer(start: samples, count: Int(count)))
+    let pcm: [Int16]
+    do {
+        pcm = try job.resampler.process(UnsafeBufferPointer(start: samples, count: Int(count)))
+    } catch {
+        job.failure = error
+        return 1
+    }
     if !pcm.isEmpty { job.onChunk(pcm) }
     return job.cancelled.load(ordering: .acquiring) ? 1 : 0
 }

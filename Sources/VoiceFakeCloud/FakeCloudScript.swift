@@ -6,15 +6,23 @@ import Foundation
 /// `voiced-fakecloud --help`) and docs/fakecloud.md.
 public struct FakeCloudScript: Sendable, Equatable, Decodable {
     /// Keys each service requires (nil: any non-empty key for Deepgram and ElevenLabs; none at all
-    /// for the chat service, like a local OpenAI-compatible server).
+    /// for the chat and the OpenAI-compatible speech services, like local servers).
     public struct Keys: Sendable, Equatable, Decodable {
         public var deepgram: String?
         public var openai: String?
         public var elevenlabs: String?
-        public init(deepgram: String? = nil, openai: String? = nil, elevenlabs: String? = nil) {
+        /// The `Bearer` key of `POST /v1/audio/speech`.
+        public var openaiSpeech: String?
+        public init(deepgram: String? = nil, openai: String? = nil, elevenlabs: String? = nil, openaiSpeech: String? = nil) {
             self.deepgram = deepgram
             self.openai = openai
             self.elevenlabs = elevenlabs
+            self.openaiSpeech = openaiSpeech
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case deepgram, openai, elevenlabs
+            case openaiSpeech = "openai_speech"
         }
     }
 
@@ -247,7 +255,8 @@ public struct FakeCloudScript: Sendable, Equatable, Decodable {
           "keys": {                  keys the services require
             "deepgram": null,        null: any "Authorization: Token <key>"
             "openai": null,          null: no key needed (like llama.cpp)
-            "elevenlabs": null       null: any non-empty "xi-api-key"
+            "elevenlabs": null,      null: any non-empty "xi-api-key"
+            "openai_speech": null    null: no key needed (like Kokoro)
           },
           "stt": {                   Deepgram live, WebSocket /v1/listen
             "utterances": ["What's the weather like today?"],
@@ -266,9 +275,12 @@ public struct FakeCloudScript: Sendable, Equatable, Decodable {
             "model": "fake-gpt"
           },
           "tts": {                   POST /v1/text-to-speech/{id}/stream
+                                     (pcm_16000) and POST /v1/audio/speech
+                                     (OpenAI, pcm at 24 kHz); both count
+                                     as "tts" requests for faults
             "first_byte_delay_ms": 150,
-            "chunk_ms": 100,         audio per chunk (espeak-ng speech,
-            "speed": 4.0,            pcm_16000); audio s per s, 0: burst
+            "chunk_ms": 100,         audio per chunk (espeak-ng speech);
+            "speed": 4.0,            audio s per s, 0: burst
             "voice": "en-us",        espeak-ng voice
             "words_per_minute": 175
           },

@@ -1,5 +1,6 @@
 import Glibc
 import VoiceCore
+import VoiceDSP
 
 /// A WAV file that could not be read or written.
 public enum WAVFileError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -9,12 +10,15 @@ public enum WAVFileError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotWrite(path: String, reason: String)
     /// The file was read but is not a usable WAV.
     case invalid(path: String, WAVError)
+    /// The audio could not be converted to 16 kHz.
+    case cannotConvert(path: String, ResamplerError)
 
     public var description: String {
         switch self {
         case .cannotRead(let path, let reason): "cannot read \(path): \(reason)"
         case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
         case .invalid(let path, let error): "\(path): \(error)"
+        case .cannotConvert(let path, let error): "\(path): \(error); convert it with `sox INPUT -r 16000 -c 1 OUTPUT.wav`"
         }
     }
 }
@@ -36,7 +40,17 @@ public enum WAVFile {
 
     /// Reads the WAV file at `path` as 16 kHz mono, converting channels and sample rate.
     public static func readMono16k(_ path: String, options: WAV.ReadOptions = WAV.ReadOptions()) throws(WAVFileError) -> [Int16] {
-        try read(path, options: options).mono()
+        let audio = try read(path, options: options)
+        do {
+            return try mono16k(audio)
+        } catch {
+            throw .cannotConvert(path: path, error)
+        }
+    }
+
+    /// `audio` as 16 kHz mono: channels averaged, the rate converted by speexdsp's resampler.
+    public static func mono16k(_ audio: WAVAudio) throws(ResamplerError) -> [Int16] {
+        try SpeexResampler.convert(audio.mono(), from: audio.sampleRate, to: PlaybackChunk.sampleRate)
     }
 
     /// Writes `samples` (16 kHz mono unless told otherwise) as a 16-bit WAV file.

@@ -620,3 +620,39 @@ public final class DeepgramLiveClient: Service, Sendable {
         return dropped
     }
 }
+
+extension DeepgramLiveClient: SpeechToTextProvider {}
+
+extension ProviderEntry where Input == SpeechToTextWiring, Made == any SpeechToTextProvider {
+    /// Deepgram live over a WebSocket: `[stt] provider = "deepgram"`. The key is required.
+    static var deepgram: Self {
+        Self(name: "deepgram", preflight: { context in _ = try DeepgramKey.required(context) }) { context, wiring in
+            let stt = context.config.stt
+            return try DeepgramLiveClient(
+                configuration: DeepgramConfiguration(baseURL: stt.baseURL, model: stt.model, language: stt.language,
+                                                     endpointing: stt.endpointing, utteranceEnd: stt.utteranceEnd),
+                apiKey: try DeepgramKey.required(context), audio: wiring.audio, clock: context.clock,
+                logger: context.logger("voiced.stt"), onEvent: wiring.onEvent, onStatus: wiring.onStatus)
+        }
+    }
+}
+
+extension DeepgramKey {
+    /// The key from the credentials: a missing or malformed one is an error that says where it goes.
+    static func required(_ context: ProviderContext) throws -> DeepgramKey {
+        let secret: Secret?
+        do {
+            secret = try context.key(.deepgram)
+        } catch {
+            throw ProviderKeyError(description: "the Deepgram API key is unusable: \(error)")
+        }
+        guard let secret else {
+            throw ProviderKeyError(description: "no Deepgram API key: set the systemd credential \(CredentialName.deepgram.file) or \(CredentialName.deepgram.variable)")
+        }
+        do {
+            return try DeepgramKey(secret.reveal())
+        } catch {
+            throw ProviderKeyError(description: "the Deepgram API key is unusable: \(error)")
+        }
+    }
+}

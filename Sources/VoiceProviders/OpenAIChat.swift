@@ -43,7 +43,7 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
 
     private let configuration: OpenAIChatConfiguration
     /// The part that may change while the daemon runs; each request reads it when it starts.
-    private let live: Mutex<LiveSettings>
+    private let live: LiveSettingsBox<LiveSettings>
     private let endpoint: Endpoint
     private let loop: CurlLoop
     private let clock: any VoiceClock
@@ -61,9 +61,8 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
                 logger: Logger = Logger(label: "voiced.llm")) throws(ProviderSetupError) {
         endpoint = try Endpoint(configuration.baseURL)
         guard endpoint.scheme == "http" || endpoint.scheme == "https" else { throw .unsupportedScheme(endpoint.scheme) }
-        let settings = LiveSettings(model: configuration.model, maxTokens: configuration.maxTokens, temperature: configuration.temperature)
-        try settings.check()
-        live = Mutex(settings)
+        live = try LiveSettingsBox(LiveSettings(model: configuration.model, maxTokens: configuration.maxTokens,
+                                                temperature: configuration.temperature))
         self.configuration = configuration
         self.loop = loop
         self.clock = clock
@@ -74,7 +73,7 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     }
 
     /// What may change while the daemon runs: the model, `max_tokens` and the temperature.
-    public struct LiveSettings: Equatable, Sendable {
+    public struct LiveSettings: Equatable, Sendable, CheckedSettings {
         public var model: String
         /// `max_tokens` (`nil`: the server's default).
         public var maxTokens: Int?
@@ -96,14 +95,11 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
     }
 
     /// The live settings in force: the next call uses them.
-    public var settings: LiveSettings { live.withLock { $0 } }
+    public var settings: LiveSettings { live.current }
 
     /// Changes the model, `max_tokens` and the temperature from the next call on (a call in
     /// flight keeps what it started with). Throws, and keeps the old settings, when one is out of range.
-    public func update(_ settings: LiveSettings) throws(ProviderSetupError) {
-        try settings.check()
-        live.withLock { $0 = settings }
-    }
+    public func update(_ settings: LiveSettings) throws(ProviderSetupError) { try live.update(settings) }
 
     /// The last 100 call records, oldest first.
     public var records: [ProviderCallRecord] { log.records }
@@ -166,16 +162,9 @@ public final class OpenAIChat: LanguageModel, @unchecked Sendable {
 
     /// The failure as the controller and the log see it: actionable, and never holding the key.
     func describe(_ failure: AttemptFailure, attempts: Int) -> String {
-        if failure.isAuthentication, case .status(let code, _, _) = failure {
-            let source = "$CREDENTIALS_DIRECTORY/\(CredentialName.openAI.file) or \(CredentialName.openAI.variable)"
-            if configuration.apiKey == nil {
-                return "the LLM server at \(endpoint.host) requires an API key (HTTP \(code)) and none is set: put it in \(source)"
-            }
-            return "the LLM server at \(endpoint.host) refused the API key (HTTP \(code)): check the API key in \(source)"
-        }
         if failure.isRateLimit { return "the LLM server is rate limiting (HTTP 429) after \(attempts) tries" }
-        let text = "LLM call to \(endpoint.host) failed after \(attempts) \(attempts == 1 ? "try" : "tries"): \(failure)"
-        return configuration.apiKey?.redact(text) ?? text
+        return FailureWording(service: "the LLM server at \(endpoint.host)", request: "LLM call", host: endpoint.host,
+                              credential: .openAI, apiKey: configuration.apiKey).describe(failure, attempts: attempts)
     }
 
     private struct Body: Encodable {
@@ -340,5 +329,24 @@ extension Logger {
         var copy = self
         copy[metadataKey: key] = .string(value)
         return copy
+    }
+}
+
+extension OpenAIChat: LanguageModelProvider {
+    public func apply(_ config: VoicedConfig) throws(ProviderSetupError) {
+        try update(.init(model: config.llm.model, maxTokens: config.llm.maxTokens, temperature: config.llm.temperature))
+    }
+}
+
+extension ProviderEntry where Input == Void, Made == any LanguageModelProvider {
+    /// An OpenAI-compatible chat-completions API (OpenAI, llama.cpp, Ollama…): `[llm] provider = "openai"`.
+    static var openAIChat: Self {
+        Self(name: "openai") { context, _ in
+            let llm = context.config.llm
+            var chat = OpenAIChatConfiguration(baseURL: llm.baseURL, model: llm.model, apiKey: try context.key(.openAI))
+            chat.maxTokens = llm.maxTokens
+            chat.temperature = llm.temperature
+            return try OpenAIChat(configuration: chat, clock: context.clock, logger: context.logger("voiced.llm"))
+        }
     }
 }

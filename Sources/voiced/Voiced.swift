@@ -42,12 +42,21 @@ func loadConfiguration(path: String) throws -> VoicedConfig {
         printError("\(path): cannot read the configuration file (does it exist, and may this user read it?)")
         throw ExitCode(ExitStatus.config)
     }
+    let config: VoicedConfig
     do {
-        return try VoicedConfig.parse(bytes: data, file: path)
+        config = try VoicedConfig.parse(bytes: data, file: path)
     } catch {
         printError(error.description)
         throw ExitCode(ExitStatus.config)
     }
+    // The provider names: only the registry knows which exist.
+    do {
+        try ProviderRegistry.checkNames(config)
+    } catch {
+        printError("\(path): \(error.description)")
+        throw ExitCode(ExitStatus.config)
+    }
+    return config
 }
 
 func printError(_ message: String) {

@@ -1,5 +1,7 @@
 import Testing
 import VoiceCore
+import VoiceDSP
+import VoiceLinux
 
 @Suite struct WAVTests {
     /// A hand-built WAV: `format` overrides fields of a 16-bit mono 16 kHz fmt chunk.
@@ -59,19 +61,20 @@ import VoiceCore
         for sample in tone { interleaved += [sample, 0] }
         let audio = try WAV.parse(WAV.encode(interleaved, sampleRate: 48_000, channels: 2))
         #expect(audio.channels == 2 && audio.frameCount == 48_000 && audio.duration == .seconds(1))
-        let mono = audio.mono()
+        #expect(audio.mono().count == 48_000)
+        let mono = try WAVFile.mono16k(audio)
         #expect(mono.count == 16_000)
         // Half the amplitude (averaged with silence): RMS of 5000 / sqrt 2.
         #expect(abs(AudioMath.rms(mono) - 5000 / 2.0.squareRoot()) < 100)
     }
 
-    @Test func espeakRateIsResampledLinearly() {
-        let ramp = (0..<22_050).map { Int16($0 % 1000) }
-        let out = AudioConversion.resample(ramp, from: 22_050, to: 16_000)
-        #expect(out.count == 16_000)
-        #expect(out[0] == 0)
-        #expect(abs(Int(out[100]) - Int((100.0 * 22_050 / 16_000).rounded())) <= 1)
-        #expect(AudioConversion.resample(ramp, from: 16_000, to: 16_000) == ramp)
+    @Test func espeakRateIsResampledBySpeexdsp() throws {
+        // A 1 kHz tone at espeak's 22 050 Hz: speexdsp's resampler keeps its length, level and pitch.
+        let tone = (0..<22_050).map { AudioMath.clampToInt16(10_000 * AudioMath.sin(2 * Double.pi * 1000 * Double($0) / 22_050)) }
+        let out = try SpeexResampler.convert(tone, from: 22_050, to: 16_000)
+        #expect(abs(out.count - 16_000) <= 2)
+        #expect(abs(AudioMath.rms(Array(out[1000..<15_000])) - AudioMath.rms(Array(tone[1000..<20_000]))) < 200)
+        #expect(try SpeexResampler.convert(tone, from: 16_000, to: 16_000) == tone)
     }
 
     @Test func truncatedDataIsReadOnRequest() throws {

@@ -1,5 +1,6 @@
 import Testing
 @testable import VoiceCore
+import VoiceDSP
 import VoiceEspeak
 
 /// The local voice: real espeak-ng, in-process, at the playback rate.
@@ -52,7 +53,7 @@ import VoiceEspeak
     }
 }
 
-/// The resampler that brings espeak's 22 050 Hz to the playback rate.
+/// speexdsp's resampler, which brings espeak's 22 050 Hz (and OpenAI speech's 24 kHz) to the playback rate.
 @Suite struct ResamplerTests {
     func sine(_ frequency: Double, rate: Int, seconds: Double, amplitude: Double = 10_000) -> [Int16] {
         (0..<Int(Double(rate) * seconds)).map { Int16(amplitude * sin(2 * Double.pi * frequency * Double($0) / Double(rate))) }
@@ -65,30 +66,44 @@ import VoiceEspeak
         return Double(crossings) / 2 / (Double(samples.count) / Double(rate))
     }
 
-    @Test func keepsPitchAndDurationWhenChunksAreOfAnySize() {
+    @Test func keepsPitchAndDurationWhenChunksAreOfAnySize() throws {
         let input = sine(1000, rate: 22_050, seconds: 1)
         for chunk in [1, 100, 441, 22_050] {
-            var resampler = Resampler(from: 22_050, to: 16_000)
+            let resampler = try SpeexResampler(from: 22_050, to: 16_000)
             var output: [Int16] = []
-            for start in stride(from: 0, to: input.count, by: chunk) { output += resampler.process(input[start..<min(start + chunk, input.count)]) }
-            output += resampler.flush()
+            for start in stride(from: 0, to: input.count, by: chunk) { output += try resampler.process(input[start..<min(start + chunk, input.count)]) }
+            output += try resampler.flush()
             #expect(abs(output.count - 16_000) <= 2, "chunks of \(chunk)")
             #expect(abs(frequency(output[1000..<15_000], rate: 16_000) - 1000) < 5)
         }
     }
 
-    @Test func removesWhatTheLowerRateCannotCarry() {
+    @Test func removesWhatTheLowerRateCannotCarry() throws {
         // 10 kHz is above the 8 kHz Nyquist frequency of 16 kHz: it must not alias into the output.
-        var resampler = Resampler(from: 22_050, to: 16_000)
-        let output = resampler.process(sine(10_000, rate: 22_050, seconds: 0.5)) + resampler.flush()
+        let resampler = try SpeexResampler(from: 22_050, to: 16_000)
+        let output = try resampler.process(sine(10_000, rate: 22_050, seconds: 0.5)) + resampler.flush()
         let rms = AudioMath.rms(output[500..<7500])
         #expect(rms < 500, "alias level \(rms) of a 7071 RMS input")
     }
 
-    @Test func sameRateIsUntouched() {
-        var resampler = Resampler(from: 16_000, to: 16_000)
+    @Test func sameRateIsUntouched() throws {
+        let resampler = try SpeexResampler(from: 16_000, to: 16_000)
         let input: [Int16] = [1, -2, 3, 32767, -32768]
-        #expect(resampler.process(input) == input)
+        #expect(try resampler.process(input) == input)
+    }
+
+    @Test func aRateOutOfRangeIsRefusedWithTheRange() {
+        #expect(throws: ResamplerError.invalidRate(input: 0, output: 16_000)) { try SpeexResampler(from: 0, to: 16_000) }
+        #expect(ResamplerError.invalidRate(input: 0, output: 16_000).description.contains("1 to 768000 Hz"))
+    }
+
+    @Test func flushStartsAfreshLikeANewResampler() throws {
+        let input = sine(440, rate: 24_000, seconds: 0.1)
+        let reused = try SpeexResampler(from: 24_000, to: 16_000)
+        _ = try reused.process(sine(3000, rate: 24_000, seconds: 0.05))
+        _ = try reused.flush()
+        let again = try reused.process(input) + reused.flush()
+        #expect(again == (try SpeexResampler.convert(input, from: 24_000, to: 16_000)))
     }
 }
 

@@ -23,6 +23,12 @@ import VoiceFakeCloud
         #expect(scripts[1].faults.first?.retryAfter == "1")
     }
 
+    @Test func theSpeechServersKeyIsNamedLikeTheOthers() throws {
+        let script = try FakeCloudScript.parse(Data(#"{"keys": {"openai_speech": "sk-local", "elevenlabs": "xi"}}"#.utf8))
+        #expect(script.keys.openaiSpeech == "sk-local" && script.keys.elevenlabs == "xi")
+        #expect(FakeCloudScript.formatDescription.contains("\"openai_speech\": null"))
+    }
+
     @Test func mistakesSayWhere() {
         #expect(throws: FakeCloudScriptError.self) {
             try FakeCloudScript.parse(Data(#"{"faults": [{"service": "llm", "kind": "explode"}]}"#.utf8))

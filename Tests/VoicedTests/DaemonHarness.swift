@@ -21,12 +21,16 @@ final class DaemonHarness {
     var environment: [String: String]
     /// A fake cloud in this process, whose records a test reads; else a voiced-fakecloud process.
     let cloud: FakeCloud?
+    let ttsConfig: (String) -> String
 
     /// - Parameters:
     ///   - capture: what the microphone "hears" (default: 60 s of silence).
     ///   - fakeCloudScript: the fake cloud's script (JSON), if not its defaults (a process fake cloud only).
+    ///   - ttsConfig: the `[tts]` table's keys, given the fake cloud's port (default: ElevenLabs at the fake).
     init(extraConfig: String = "", turnConfig: String = "", audioConfig: String? = nil, environment: [String: String] = [:],
-         cloud: FakeCloud? = nil, capture: [Int16]? = nil, fakeCloudScript: String? = nil) throws {
+         cloud: FakeCloud? = nil, capture: [Int16]? = nil, fakeCloudScript: String? = nil,
+         ttsConfig: @escaping (String) -> String = { "base_url = \"http://127.0.0.1:\($0)\"" }) throws {
+        self.ttsConfig = ttsConfig
         self.turnConfig = turnConfig
         self.audioConfig = audioConfig
         self.environment = environment
@@ -128,7 +132,7 @@ final class DaemonHarness {
         [llm]
         base_url = "http://127.0.0.1:\(port)/v1"
         [tts]
-        base_url = "http://127.0.0.1:\(port)"
+        \(ttsConfig(port))
         [telemetry]
         database = "\(directory)/voiced.sqlite"
         [control]

@@ -122,6 +122,11 @@ import VoiceTesting
         for _ in 0..<100 where !d.log.contains("reload: the configuration is not usable") { usleep(50_000) }
         #expect(d.log.contains("reload: the configuration is not usable"))
         #expect(try d.voicectl(["status"]).status == 0)
+        // So is a provider the next start would refuse: it is said now, not at the next boot.
+        try d.reload([("debounce_ms = 5", "debounce_ms = 700"), ("[tts]\n", "[tts]\nprovider = \"acme\"\n")])
+        for _ in 0..<100 where !d.log.contains("unknown provider 'acme'") { usleep(50_000) }
+        #expect(d.log.contains("reload: the configuration is not usable") && d.log.contains("unknown provider 'acme'"), "\(d.log)")
+        #expect(try d.voicectl(["status"]).status == 0)
     }
 
     @Test func aMissingKeyStopsTheDaemonWithExitCode78() throws {

@@ -145,6 +145,14 @@ extension ConfigKey {
     }
 }
 
+/// A provider's name: the registry (VoiceProviders) says which exist; here only its form is checked.
+private let providerName: @Sendable (String) -> String? = { value in
+    guard !value.isEmpty, value.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
+        return "'\(value)' is not a provider name (lower-case letters, digits and _, such as elevenlabs)"
+    }
+    return nil
+}
+
 private func url(schemes: [String]) -> @Sendable (String) -> String? {
     { value in
         guard let colon = value.firstIndex(of: ":"), schemes.contains(String(value[..<colon]).lowercased()),
@@ -199,20 +207,24 @@ extension VoicedConfig {
         .int("gpio.button_line", \.gpio.buttonLine, 0...1023, live: false, "The push-button's line offset."),
         .milliseconds("gpio.long_press_ms", \.gpio.longPress, 500...10000, live: true, "Holding the button this long toggles the microphone mute."),
         // [stt]
+        .string("stt.provider", \.stt.provider, live: false, allowed: "a provider name (docs/providers.md)", "Speech-to-text implementation: deepgram (Deepgram live over a WebSocket).", validate: providerName),
         .string("stt.base_url", \.stt.baseURL, live: false, allowed: "a wss:// URL (ws:// on loopback only)", "Deepgram live endpoint (the WebSocket URL, path included).", validate: url(schemes: ["wss", "ws"])),
         .string("stt.model", \.stt.model, live: false, "Deepgram model."),
         .string("stt.language", \.stt.language, live: false, "Recognition language."),
         .milliseconds("stt.endpointing_ms", \.stt.endpointing, 10...5000, live: false, "Deepgram endpointing."),
         .milliseconds("stt.utterance_end_ms", \.stt.utteranceEnd, 1000...5000, live: false, "Deepgram utterance_end_ms."),
         // [llm]
+        .string("llm.provider", \.llm.provider, live: false, allowed: "a provider name (docs/providers.md)", "LLM implementation: openai (an OpenAI-compatible chat-completions API).", validate: providerName),
         .string("llm.base_url", \.llm.baseURL, live: false, allowed: "an https:// URL (http:// on loopback only)", "OpenAI-compatible API base (…/v1); point it at llama.cpp's server or Ollama for a local model.", validate: url(schemes: ["https", "http"])),
         .string("llm.model", \.llm.model, live: true, "Chat model.").named("llm_model"),
         .int("llm.max_tokens", \.llm.maxTokens, 16...4096, live: true, "Longest answer in tokens: sent as max_tokens and enforced by the client too (a local server may ignore it)."),
         .double("llm.temperature", \.llm.temperature, 0...2, live: true, "Sampling temperature."),
         // [tts]
-        .string("tts.base_url", \.tts.baseURL, live: false, allowed: "an https:// URL (http:// on loopback only)", "ElevenLabs API base.", validate: url(schemes: ["https", "http"])),
-        .string("tts.voice_id", \.tts.voiceID, live: true, "ElevenLabs voice.").named("voice"),
-        .string("tts.model_id", \.tts.modelID, live: true, "ElevenLabs model."),
+        .string("tts.provider", \.tts.provider, live: false, allowed: "a provider name (docs/providers.md)", "Text-to-speech implementation: elevenlabs (ElevenLabs streaming) or openai (an OpenAI-compatible /v1/audio/speech: OpenAI, Kokoro-FastAPI, openedai-speech).", validate: providerName),
+        .string("tts.base_url", \.tts.baseURL, live: false, allowed: "empty, or an https:// URL (http:// on loopback only)", "The provider's API base; empty: its default (elevenlabs: https://api.elevenlabs.io, openai: https://api.openai.com/v1).", validate: { $0.isEmpty ? nil : url(schemes: ["https", "http"])($0) }),
+        .string("tts.voice_id", \.tts.voiceID, live: true, "The voice: an ElevenLabs voice id, or an OpenAI voice name such as alloy; empty: the provider's default (elevenlabs: 21m00Tcm4TlvDq8ikWAM, openai: alloy).").named("voice"),
+        .string("tts.model_id", \.tts.modelID, live: true, "The speech model; empty: the provider's default (elevenlabs: eleven_flash_v2_5, openai: gpt-4o-mini-tts)."),
+        .double("tts.speed", \.tts.speed, 0.25...4.0, live: false, "Speaking rate sent to the openai provider (1.0: none sent); elevenlabs does not use it."),
         // [fallback_tts]
         .string("fallback_tts.voice", \.fallbackTTS.voice, live: true, "espeak-ng voice of the fallback and of system notices."),
         .int("fallback_tts.words_per_minute", \.fallbackTTS.wordsPerMinute, 80...400, live: true, "espeak-ng speaking rate."),

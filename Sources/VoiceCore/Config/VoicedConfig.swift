@@ -54,6 +54,8 @@ public struct VoicedConfig: Equatable, Sendable {
         public var longPress: Duration = .milliseconds(2000)
     }
     public struct STT: Equatable, Sendable {
+        /// The implementation, by its name in the provider registry.
+        public var provider = "deepgram"
         public var baseURL = "wss://api.deepgram.com/v1/listen"
         public var model = "nova-3"
         public var language = "en-US"
@@ -61,15 +63,22 @@ public struct VoicedConfig: Equatable, Sendable {
         public var utteranceEnd: Duration = .milliseconds(1000)
     }
     public struct LLM: Equatable, Sendable {
+        /// The implementation, by its name in the provider registry.
+        public var provider = "openai"
         public var baseURL = "https://api.openai.com/v1"
         public var model = "gpt-4o-mini"
         public var maxTokens = 300
         public var temperature = 0.7
     }
     public struct TTS: Equatable, Sendable {
-        public var baseURL = "https://api.elevenlabs.io"
-        public var voiceID = "21m00Tcm4TlvDq8ikWAM"
-        public var modelID = "eleven_flash_v2_5"
+        /// The implementation, by its name in the provider registry.
+        public var provider = "elevenlabs"
+        /// Empty: the provider's own default (so are `voiceID` and `modelID`).
+        public var baseURL = ""
+        public var voiceID = ""
+        public var modelID = ""
+        /// The speaking rate, for providers that take one.
+        public var speed = 1.0
     }
     public struct FallbackTTS: Equatable, Sendable {
         public var voice = "en-us"
