@@ -25,7 +25,8 @@ import VoiceEspeak
     @Test func cancelStopsTheSynthesis() async throws {
         let tts = EspeakTTS()
         let events = Recorder<TTSEvent>()
-        let long = String(repeating: "This is a long text that takes a while to say. ", count: 20)
+        // Long enough (minutes of speech) that a loaded machine cannot finish it before the cancel.
+        let long = String(repeating: "This is a long text that takes a while to say. ", count: 300)
         tts.start(TTSRequest(id: 5, turn: 1, segment: 0, text: long, voice: .fallback, call: nil)) { event in
             events.append(event)
         }
