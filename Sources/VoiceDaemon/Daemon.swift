@@ -169,8 +169,10 @@ public final class Daemon: Sendable {
             if status.isError && !wasError { errors.send("\(status.statusText(role.rawValue))") }
         }
 
-        // Playback, and the reference of what it played for echo cancellation and barge-in.
-        let reference = PlaybackReference()
+        // Playback, and the reference of what it played for echo cancellation and barge-in (and,
+        // with the room harness, a mirror of it that the simulated microphone hears).
+        let roomSpeaker: PlaybackReference? = config.audio.room && config.audio.captureBackend == .wav ? PlaybackReference() : nil
+        let reference = PlaybackReference(mirror: roomSpeaker)
         let playback: Playback
         switch config.audio.playbackBackend {
         case .alsa:
@@ -220,6 +222,11 @@ public final class Daemon: Sendable {
                                 bargeInByVoice: config.audio.bargeIn == .voice, logger: logger.with(label: "voiced.turn"))
         self.turns = turns
 
+        // The capture processor: echo cancellation while the speaker plays (and its tail), voice
+        // activity, and the echo gate that speech-to-text results pass.
+        let bargeIn = BargeInBox(settings: Self.voiceActivity(config), reference: reference,
+                                 echoCancellation: config.audio.echoCancellation, cancelsEcho: config.audio.bargeIn == .voice,
+                                 clock: clock)
         // Speech-to-text reads the ring; offline makes the speaker say so and go idle.
         let sttLogger = logger.with(label: "voiced.stt")
         let sttStatus = SpeechToTextStatusBox()
@@ -230,7 +237,14 @@ public final class Daemon: Sendable {
                                                  endpointing: config.stt.endpointing, utteranceEnd: config.stt.utteranceEnd)
             stt = try DeepgramLiveClient(
                 configuration: deepgram, apiKey: deepgramKey, audio: ring, clock: clock, logger: logger.with(label: "voiced.stt"),
-                onEvent: { event in turns.speech(event, from: .speechToText) },
+                onEvent: { event in
+                    guard bargeIn.admits(event) else {
+                        sttLogger.info("a transcript of the speaker's own playback was discarded",
+                                       metadata: ["event": "echo_discarded", "speech": "\(event)"])
+                        return
+                    }
+                    turns.speech(event, from: .speechToText)
+                },
                 onStatus: { status in
                     sttStatus.set(status)
                     switch status {
@@ -250,26 +264,30 @@ public final class Daemon: Sendable {
 
         // Capture: the loop beats the watchdog on every step (muted or not, device or not); frames
         // that leave the capture thread (never while muted) feed barge-in and the overflow report.
-        let bargeIn = BargeInBox(settings: Self.voiceActivity(config), reference: reference,
-                                 echoCancellation: config.audio.echoCancellation)
         let captureLogger = logger.with(label: "voiced.capture")
         let overflows = OverflowLog(ring: ring, clock: clock, logger: captureLogger)
-        let observer: @Sendable (UnsafeBufferPointer<Int16>) -> Void = { frame in
+        let processor: @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void = { frame in
             overflows.check()
-            if let event = bargeIn.process(frame) { turns.speech(event, from: .localVoiceActivity) }
+            if let event = bargeIn.process(inPlace: frame) { turns.speech(event, from: .localVoiceActivity) }
         }
         let captureBeat = heartbeats.heartbeat(for: "capture")
         let capture: Capture
         switch config.audio.captureBackend {
         case .alsa:
             capture = .alsa(ALSACapture(configuration: .capture(device: config.audio.captureDevice), ring: ring,
-                                        logger: captureLogger, frameObserver: observer, loopHeartbeat: captureBeat,
+                                        logger: captureLogger, frameProcessor: processor, loopHeartbeat: captureBeat,
                                         onStatus: { status in deviceStatus(.microphone, status) }))
         case .wav:
             do {
                 let samples = try WAVFile.readMono16k(config.audio.captureWAV)
-                capture = .wav(WAVCapture(clips: [.init(samples: samples)], ring: ring, clock: clock, frameObserver: observer,
-                                          loopHeartbeat: captureBeat))
+                let room = roomSpeaker.map { speaker in
+                    WAVCapture.RoomHarness(room: Room(path: EchoPath(delay: .milliseconds(config.audio.roomDelayMs),
+                                                                     gain: config.audio.roomEchoGainDB),
+                                                      noiseLevel: AudioMath.amplitude(decibels: config.audio.roomNoiseDBFS) * 32768),
+                                           speaker: speaker)
+                }
+                capture = .wav(WAVCapture(clips: [.init(samples: samples)], ring: ring, clock: clock, frameProcessor: processor,
+                                          loopHeartbeat: captureBeat, room: room))
             } catch {
                 throw DaemonError("cannot read \(config.audio.captureWAV): \(error)", configuration: true)
             }
@@ -342,7 +360,9 @@ public final class Daemon: Sendable {
 
     static func voiceActivity(_ config: VoicedConfig) -> VoiceActivitySettings {
         var settings = VoiceActivitySettings()
-        settings.enabled = config.audio.bargeIn == .voice
+        // On in both modes: with button_only it does not barge in (TurnService), but it still
+        // witnesses the user's speech for the echo gate.
+        settings.enabled = true
         settings.minimumLevel = config.audio.vadThresholdDB
         return settings
     }
@@ -451,7 +471,7 @@ public final class Daemon: Sendable {
         case .volume:
             parts.volume(config.audio.volume)
         case .voiceActivity:
-            parts.bargeIn.update(settings: Self.voiceActivity(config))
+            parts.bargeIn.update(settings: Self.voiceActivity(config), cancelsEcho: config.audio.bargeIn == .voice)
         case .llm:
             do {
                 try parts.llm.update(.init(model: config.llm.model, maxTokens: config.llm.maxTokens, temperature: config.llm.temperature))
@@ -687,26 +707,54 @@ final class SpeechToTextStatusBox: Sendable {
     var text: String { status.withLock { $0 } }
 }
 
-/// The barge-in detector on the capture thread (it is only ever used there). Settings changed
-/// live wait in a box; the capture thread takes them before its next frame.
+/// The capture processor on the capture thread (it is only ever used there), and the echo gate
+/// it keeps for speech-to-text. Settings changed live wait in a box; the capture thread takes
+/// them before its next frame.
 final class BargeInBox: @unchecked Sendable {
-    // @unchecked: `detector` is touched only by the capture thread; `pending` is behind its mutex.
-    private let detector: BargeInDetector
-    private let pending = Mutex<VoiceActivitySettings?>(nil)
+    // @unchecked: `processor` is touched only by the capture thread; `pending` and `gate` are
+    // behind their mutexes.
+    private let processor: CaptureProcessor
+    private let pending = Mutex<(settings: VoiceActivitySettings, cancelsEcho: Bool)?>(nil)
+    private let gate = Mutex(EchoGate())
+    private let clock: any VoiceClock
 
-    init(settings: VoiceActivitySettings, reference: PlaybackReference, echoCancellation: Bool) {
+    /// The canceller exists when `echoCancellation` is on; it runs only while the speaker plays
+    /// (and its tail), and only while `cancelsEcho` (barge-in by voice).
+    init(settings: VoiceActivitySettings, reference: PlaybackReference, echoCancellation: Bool, cancelsEcho: Bool,
+         clock: any VoiceClock) {
         let canceller: (any EchoCanceller)? = echoCancellation ? SpeexEchoCanceller() : nil
-        detector = BargeInDetector(settings: settings, reference: reference, echoCanceller: canceller)
+        processor = CaptureProcessor(settings: settings, reference: reference, echoCanceller: canceller,
+                                     tail: Self.tail(filterLength: (canceller as? SpeexEchoCanceller)?.filterLength),
+                                     cancelsEcho: cancelsEcho)
+        self.clock = clock
     }
 
-    /// New voice-activity settings (`audio.barge_in`, `audio.vad_threshold_db`), from the next frame on.
-    func update(settings: VoiceActivitySettings) { pending.withLock { $0 = settings } }
+    /// The echo path's length (the canceller's filter length, 200 ms without one) plus 100 ms.
+    static func tail(filterLength: Duration?) -> Duration { (filterLength ?? .milliseconds(200)) + .milliseconds(100) }
 
-    func process(_ frame: UnsafeBufferPointer<Int16>) -> SpeechEvent? {
-        if let settings = pending.withLock({ box -> VoiceActivitySettings? in defer { box = nil }; return box }) {
-            detector.update(settings: settings)
+    /// New voice-activity settings (`audio.barge_in`, `audio.vad_threshold_db`), from the next frame on.
+    func update(settings: VoiceActivitySettings, cancelsEcho: Bool) { pending.withLock { $0 = (settings, cancelsEcho) } }
+
+    /// One captured frame, changed in place (echo-cancelled while the speaker plays).
+    func process(inPlace frame: UnsafeMutableBufferPointer<Int16>) -> SpeechEvent? {
+        if let update = pending.withLock({ box -> (settings: VoiceActivitySettings, cancelsEcho: Bool)? in defer { box = nil }; return box }) {
+            processor.update(settings: update.settings)
+            processor.cancelsEcho = update.cancelsEcho
         }
-        return detector.process(frame)
+        let event = processor.process(inPlace: frame)
+        let now = clock.now
+        let inPlayback = processor.lastFrameInPlayback
+        let speaking = processor.isSpeaking
+        gate.withLock {
+            $0.frame(endingAt: now, duration: PlaybackChunk.duration(ofSamples: frame.count), echoRisk: inPlayback, userSpeech: speaking)
+        }
+        return event
+    }
+
+    /// Whether a speech-to-text event arriving now may count as the user's (``EchoGate``).
+    func admits(_ event: SpeechEvent) -> Bool {
+        let now = clock.now
+        return gate.withLock { $0.admits(event, arrivedAt: now) }
     }
 }
 

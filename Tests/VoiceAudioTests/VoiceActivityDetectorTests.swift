@@ -7,7 +7,7 @@ import VoiceCore
     static func run(mic: [Int16], playback: [Int16], settings: VoiceActivitySettings = VoiceActivitySettings(),
                     canceller: (any EchoCanceller)? = nil) -> [(frame: Int, event: SpeechEvent)] {
         let reference = PlaybackReference()
-        let detector = BargeInDetector(settings: settings, reference: reference, echoCanceller: canceller)
+        let detector = CaptureProcessor(settings: settings, reference: reference, echoCanceller: canceller)
         let micFrames = Signals.frames(mic)
         let playbackFrames = Signals.frames(playback)
         var events: [(Int, SpeechEvent)] = []
