@@ -1,6 +1,7 @@
 // The echo benchmark (scripts/bench-echo.sh): the capture path (room → capture processor → echo
 // gate) on espeak-ng speech, as agent and as user, over echo gains and user SNRs. Prints the
-// table of docs/audio.md. Faster than real time; it reads no clock but the thread's CPU time.
+// table of docs/audio.md. Faster than real time: the audio's time is counted in samples; the only
+// clocks read are the thread's CPU time (the cost) and the wall time of the whole run.
 import Foundation
 import Glibc
 import VoiceCore
