@@ -132,6 +132,8 @@ func run(_ variant: Variant, gain: Double, snr: Double?, frames: Int, seed: UInt
     let processor = CaptureProcessor(settings: variant.settings, reference: reference, echoCanceller: canceller,
                                      tail: variant.filter + .milliseconds(100))
     var gate = EchoGate()
+    let ring = AudioRingBuffer(capacity: 10 * PlaybackChunk.sampleRate)
+    var drained = [Int16](repeating: 0, count: frameSize)
     var transcriber = Transcriber()
     let silence = [Int16](repeating: 0, count: frameSize)
     var playingCPU = 0.0, playingFrames = 0, idleCPU = 0.0, idleFrames = 0
@@ -140,13 +142,17 @@ func run(_ variant: Variant, gain: Double, snr: Double?, frames: Int, seed: UInt
         if let agentFrame { reference.played(agentFrame) }
         var frame = room.hear(played: agentFrame ?? silence, user: user(index) ?? silence)
         let raw = AudioMath.rms(frame)
+        // The whole capture path as the daemon runs it per frame: the processor, the echo gate's
+        // record, the ring write (and the speech-to-text side's read, which runs elsewhere).
+        let end = (index + 1) * frameSize
         let before = cpuSeconds()
         let event = frame.withUnsafeMutableBufferPointer { processor.process(inPlace: $0) }
-        let cost = cpuSeconds() - before
-        if processor.lastFrameCancelled { playingCPU += cost; playingFrames += 1 } else { idleCPU += cost; idleFrames += 1 }
-        let end = (index + 1) * frameSize
         gate.frame(endingAt: instant(end), duration: .milliseconds(20), echoRisk: processor.lastFrameInPlayback,
                    userSpeech: processor.isSpeaking)
+        _ = frame.withUnsafeBufferPointer { ring.write($0) }
+        let cost = cpuSeconds() - before
+        _ = drained.withUnsafeMutableBufferPointer { ring.read(into: $0) }
+        if processor.lastFrameCancelled { playingCPU += cost; playingFrames += 1 } else { idleCPU += cost; idleFrames += 1 }
         if let event { onEvent(index, event) }
         if let erle, index * frameSize > Int(5 * rate) {
             erle.pointee.0 += raw * raw
