@@ -11,7 +11,7 @@ import VoiceEspeak
     }
 
     /// The harness's WAV backends (its microphone file, its agent.wav), in the room.
-    static func roomAudio(echoGainDB: Double, bargeIn: String = "voice", directory: String) -> String {
+    static func roomAudio(echoGainDB: Double, bargeIn: String = "voice", echoCancellation: Bool = true, directory: String) -> String {
         """
         capture_backend = "wav"
         capture_wav = "\(directory)/silence.wav"
@@ -24,6 +24,7 @@ import VoiceEspeak
         room_echo_gain_db = \(echoGainDB)
         room_delay_ms = 60
         room_noise_dbfs = -60.0
+        echo_cancellation = \(echoCancellation)
         """
     }
 
@@ -100,8 +101,9 @@ import VoiceEspeak
     }
 
     /// After an answer the daemon listens for a follow-up; the answer's own tail (echo 0 dB) must
-    /// not become one.
-    @Test func theFollowUpWindowDoesNotPickUpTheAnswersTail() async throws {
+    /// not become one, with the canceller and, through the echo gate alone, without it.
+    @Test(arguments: [true, false])
+    func theFollowUpWindowDoesNotPickUpTheAnswersTail(echoCancellation: Bool) async throws {
         let question = try await Self.speech("What's the weather like today?")
         // The question 0.8 s into the capture: the wake below comes first (the harness listens
         // for 1 s after a wake).
@@ -109,7 +111,7 @@ import VoiceEspeak
         let d = try DaemonHarness(capture: mic,
                                   fakeCloudScript: Self.script(utterances: ["What's the weather like today?", "Nobody said this."],
                                                                replies: ["It's sunny and twenty two degrees, with a light breeze this afternoon and a cool evening."]))
-        d.audioConfig = Self.roomAudio(echoGainDB: 0, directory: d.directory)
+        d.audioConfig = Self.roomAudio(echoGainDB: 0, echoCancellation: echoCancellation, directory: d.directory)
         d.turnConfig = "follow_up_ms = 6000"
         d.stopDaemon()
         try d.startDaemon()
