@@ -65,8 +65,8 @@ public protocol EchoCanceller: AnyObject {
 /// margin), the frame is echo-cancelled *in place*, so that what goes on to the ring (and to
 /// speech-to-text) is the cancelled signal. Otherwise the frame passes untouched and the only
 /// work is its RMS for the voice activity detector: the canceller costs nothing at idle. Without
-/// a canceller (`audio.echo_cancellation = false`, or `audio.barge_in = "button_only"`) no
-/// frame is ever cancelled.
+/// a canceller (`audio.echo_cancellation = false`), or with ``cancelsEcho`` off (the daemon's
+/// `audio.barge_in = "button_only"`), no frame is ever cancelled.
 ///
 /// The voice activity detector then runs on the frame (cancelled or not), with its threshold
 /// raised by the playback's level, and reports `.speechStarted` / `.speechEnded`.
