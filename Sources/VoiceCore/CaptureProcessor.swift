@@ -12,7 +12,9 @@ public final class PlaybackReference: Sendable {
     public let maximumLag: Int
 
     /// A reference keeping at most `maximumLag` (default 200 ms) of unread audio. A `mirror`
-    /// gets a copy of everything played (the room harness hears the speaker through it).
+    /// gets each reference frame as the consumer takes it, silence included (the room harness
+    /// hears the speaker through it, one frame later): the room and the canceller then see the
+    /// same samples in the same order, however the playback and capture threads interleave.
     public init(maximumLag: Duration = .milliseconds(200), mirror: PlaybackReference? = nil) {
         self.mirror = mirror
         let lag = Int(maximumLag.seconds * Double(PlaybackChunk.sampleRate))
@@ -21,10 +23,7 @@ public final class PlaybackReference: Sendable {
     }
 
     /// Producer: records samples as they are sent to the device.
-    public func played(_ samples: UnsafeBufferPointer<Int16>) {
-        ring.write(samples)
-        mirror?.played(samples)
-    }
+    public func played(_ samples: UnsafeBufferPointer<Int16>) { ring.write(samples) }
 
     /// Producer convenience for arrays.
     public func played(_ samples: [Int16]) { samples.withUnsafeBufferPointer { played($0) } }
@@ -39,6 +38,7 @@ public final class PlaybackReference: Sendable {
         if count < frame.count, let base = frame.baseAddress {
             (base + count).update(repeating: 0, count: frame.count - count)
         }
+        mirror?.played(UnsafeBufferPointer(frame))
         return count
     }
 

@@ -281,7 +281,8 @@ public final class Daemon: Sendable {
             do {
                 let samples = try WAVFile.readMono16k(config.audio.captureWAV)
                 let room = roomSpeaker.map { speaker in
-                    WAVCapture.RoomHarness(room: Room(path: EchoPath(delay: .milliseconds(config.audio.roomDelayMs),
+                    // The room hears each reference frame one frame (20 ms) after the canceller takes it.
+                    WAVCapture.RoomHarness(room: Room(path: EchoPath(delay: .milliseconds(max(0, config.audio.roomDelayMs - 20)),
                                                                      gain: config.audio.roomEchoGainDB),
                                                       noiseLevel: AudioMath.amplitude(decibels: config.audio.roomNoiseDBFS) * 32768),
                                            speaker: speaker)

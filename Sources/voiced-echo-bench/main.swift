@@ -72,11 +72,18 @@ func synthesizeUsers() async throws -> [(samples: [Int16], onset: Int)] {
 let users = try await synthesizeUsers()
 
 /// The capture path under test.
+/// The daemon's detector settings (`audio.vad_threshold_db` = −40 by default).
+func daemonVAD() -> VoiceActivitySettings {
+    var settings = VoiceActivitySettings()
+    settings.minimumLevel = -40
+    return settings
+}
+
 struct Variant {
     var name: String
     var filter: Duration
     var residual: Bool
-    var settings = VoiceActivitySettings()
+    var settings = daemonVAD()
     var denoise = false
 }
 
@@ -253,7 +260,7 @@ print("capture path: \(chosen.name); detector: minimum speech \(chosen.settings.
 print("echo dB | SNR dB | false barge-ins/min | echo transcripts/min | false turns/min | delay p50 ms | p90 ms | missed | ERLE dB | CPU playing | CPU idle")
 let started = Date()
 for gain in onlyVariants ? [] : [-30.0, -20.0, -10.0, 0.0] {
-    for snr in [20.0, 10.0, 5.0] {
+    for snr in [40.0, 20.0, 10.0, 5.0] {
         let (cell, erle) = measure(chosen, gain: gain, snr: snr, minutes: minutes)
         print([pad(String(format: "%.0f", gain), 7), pad(String(format: "%.0f", snr), 6),
                pad(String(format: "%.2f", Double(cell.falseBargeIns) / cell.minutes), 19),
@@ -265,7 +272,7 @@ for gain in onlyVariants ? [] : [-30.0, -20.0, -10.0, 0.0] {
     }
 }
 func vad(_ change: (inout VoiceActivitySettings) -> Void) -> VoiceActivitySettings {
-    var settings = VoiceActivitySettings()
+    var settings = daemonVAD()
     change(&settings)
     return settings
 }

@@ -70,6 +70,29 @@ final class CountingCanceller: EchoCanceller {
         #expect(inPlayback == 65)
     }
 
+    /// The room harness hears what the canceller's reference gave, frame for frame, even when
+    /// the playback wrote between the two reads (a partial frame), so the echo path it models
+    /// does not jump with the threads' timing.
+    @Test func theMirrorGetsTheFramesTheConsumerTook() {
+        let mirror = PlaybackReference()
+        let reference = PlaybackReference(mirror: mirror)
+        var taken: [[Int16]] = []
+        var heard: [[Int16]] = []
+        var frame = [Int16](repeating: 0, count: 320)
+        reference.played((0..<160).map { Int16($0 + 1) })            // half a frame so far
+        frame.withUnsafeMutableBufferPointer { _ = reference.next(into: $0) }
+        taken.append(frame)
+        reference.played((0..<480).map { Int16(1000 + $0) })          // the playback catches up
+        for _ in 0..<2 {
+            frame.withUnsafeMutableBufferPointer { _ = mirror.next(into: $0) }
+            heard.append(frame)
+            frame.withUnsafeMutableBufferPointer { _ = reference.next(into: $0) }
+            taken.append(frame)
+        }
+        #expect(heard == Array(taken.prefix(2)))
+        #expect(taken[0][159] == 160 && taken[0][160] == 0)
+    }
+
     /// The room at −10 dB (echo 10 dB below what is played), speex: the agent talks for 20 s and
     /// nobody else does. Nothing barges in, and what leaves for speech-to-text is far quieter.
     @Test func theRoomsEchoIsCancelledBeforeTheRingAndDoesNotBargeIn() {
