@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "voiced", targets: ["voiced"]),
         .executable(name: "voicectl", targets: ["voicectl"]),
         .executable(name: "voiced-bench", targets: ["voiced-bench"]),
+        .executable(name: "voiced-echo-bench", targets: ["voiced-echo-bench"]),
         .executable(name: "voiced-fakecloud", targets: ["voiced-fakecloud"]),
         .executable(name: "voiced-demo", targets: ["voiced-demo"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
@@ -129,6 +130,11 @@ let package = Package(
             name: "voiced-bench",
             dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
         ),
+        // The echo benchmark (scripts/bench-echo.sh): the capture path in the room harness.
+        .executableTarget(
+            name: "voiced-echo-bench",
+            dependencies: ["VoiceCore", "VoiceLinux", "VoiceEspeak"]
+        ),
         // The README's main job: a conversation through the real daemon against the fake cloud.
         .executableTarget(
             name: "voiced-demo",
@@ -160,7 +166,7 @@ let package = Package(
         .testTarget(
             name: "VoicedTests",
             dependencies: ["voiced", "voicectl", "voiced-fakecloud", "voiced-demo", "VoiceCore", "VoiceSupport", "VoiceTesting",
-                           "VoiceFakeCloud", "VoiceTelemetry"]
+                           "VoiceFakeCloud", "VoiceTelemetry", "VoiceEspeak"]
         ),
         .testTarget(name: "VoiceDaemonTests", dependencies: ["VoiceDaemon", "VoiceTesting"]),
         .testTarget(name: "VoiceControlTests", dependencies: ["VoiceControl", "VoiceSupport"]),

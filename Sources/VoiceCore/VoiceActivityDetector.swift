@@ -7,7 +7,10 @@ public struct VoiceActivitySettings: Equatable, Sendable, Codable {
     /// Quieter frames are never speech, whatever the noise and the playback.
     public var minimumLevel: Double = -50
     /// Speech must be this much louder than the tracked background noise.
-    public var noiseMargin: Double = 12
+    public var noiseMargin: Double = 9
+    /// The background noise is the quietest frame over this window (minimum statistics), so
+    /// it is learned during speech and playback too: speech and echo leave gaps, noise does not.
+    public var noiseWindow: Duration = .seconds(2)
     /// Speech must be this much louder than the echo expected from the playback.
     public var echoMargin: Double = 6
     /// How loud the speaker's own sound is at the microphone relative to what is played, before
@@ -23,7 +26,7 @@ public struct VoiceActivitySettings: Equatable, Sendable, Codable {
     /// The echo path's delay and tail: the playback level taken is the highest over this window.
     public var echoWindow: Duration = .milliseconds(200)
     /// Speech must go on this long before it is reported (minimum speech duration).
-    public var minimumSpeech: Duration = .milliseconds(100)
+    public var minimumSpeech: Duration = .milliseconds(80)
     /// This long without speech ends it (hangover).
     public var hangover: Duration = .milliseconds(400)
 
@@ -62,6 +65,9 @@ public struct VoiceActivityDetector: Sendable {
     public private(set) var lastAnalysis = Analysis()
 
     private var noiseFloor: Double
+    /// The quietest level of each quarter of the noise window so far, newest last.
+    private var quietest: [Double] = []
+    private var blockElapsed: Duration = .zero
     private var coupling: Double
     private var references: [(level: Double, duration: Duration)] = []
     private var speechRun: Duration = .zero
@@ -124,18 +130,24 @@ public struct VoiceActivityDetector: Sendable {
         lastAnalysis = Analysis(level: level, threshold: threshold, expectedEcho: expectedEcho,
                                 noiseFloor: noiseFloor, echoCoupling: coupling, isSpeech: isSpeech)
 
+        // The background noise: the quietest frame over the noise window, in four blocks.
+        if quietest.isEmpty || blockElapsed >= settings.noiseWindow / 4 {
+            quietest.append(level)
+            blockElapsed = .zero
+            if quietest.count > 4 { quietest.removeFirst() }
+        } else {
+            quietest[quietest.count - 1] = min(quietest[quietest.count - 1], level)
+        }
+        blockElapsed += duration
+        noiseFloor = max(1, quietest.min() ?? level)
         if !isSpeech {
-            // The background noise: follow it down fast, up slowly, and only when the playback
-            // does not dominate what the microphone hears.
-            if expectedEcho < noiseFloor || reference < minimum {
-                let rate = level < noiseFloor ? min(1, seconds * 15) : min(1, seconds * 0.5)
-                noiseFloor = max(1, noiseFloor + (level - noiseFloor) * rate)
-            }
             // The coupling: the peak ratio of microphone to playback, which decays slowly.
             if settings.adaptEchoCoupling, reference > minimum {
                 let ceiling = AudioMath.amplitude(decibels: settings.maximumEchoCoupling)
                 let decayed = coupling * AudioMath.amplitude(decibels: -settings.echoCouplingDecay * seconds)
-                let measured = level / reference
+                // What is above the noise is the echo (the noise alone says nothing of the coupling).
+                let echo = max(0, level * level - noiseFloor * noiseFloor).squareRoot()
+                let measured = echo / reference
                 let rise = coupling * AudioMath.amplitude(decibels: 50 * seconds)  // at most 50 dB/s up
                 coupling = min(ceiling, max(decayed, min(measured, rise)))
             }

@@ -14,6 +14,8 @@ struct Speaker: Sendable {
 
     let backend: Backend
     let reference: PlaybackReference
+    /// With the room harness: a mirror of the reference that the simulated microphone hears.
+    let roomSpeaker: PlaybackReference?
 
     var output: any AudioPlayback {
         switch backend {
@@ -42,7 +44,10 @@ struct Speaker: Sendable {
 
     static func build(_ config: VoicedConfig, clock: any VoiceClock, heartbeats: LoopHeartbeats, logger: Logger,
                       onStatus: @escaping @Sendable (AudioDeviceStatus) -> Void) throws(DaemonError) -> Speaker {
-        let reference = PlaybackReference()
+        // The reference of what it played for echo cancellation and barge-in (and, with the room
+        // harness, a mirror of it that the simulated microphone hears).
+        let roomSpeaker: PlaybackReference? = config.audio.room && config.audio.captureBackend == .wav ? PlaybackReference() : nil
+        let reference = PlaybackReference(mirror: roomSpeaker)
         let backend: Backend
         switch config.audio.playbackBackend {
         case .alsa:
@@ -57,7 +62,7 @@ struct Speaker: Sendable {
                 throw DaemonError("cannot write \(config.audio.playbackWAV): \(error)")
             }
         }
-        let speaker = Speaker(backend: backend, reference: reference)
+        let speaker = Speaker(backend: backend, reference: reference, roomSpeaker: roomSpeaker)
         speaker.setVolume(config.audio.volume)
         return speaker
     }
@@ -75,7 +80,8 @@ struct Speaker: Sendable {
 }
 
 /// The microphone: ALSA or a WAV file, feeding the ring that speech-to-text reads. On the capture
-/// thread each frame also goes through the barge-in detector and the overflow report.
+/// thread each frame first goes through the capture processor (echo cancellation while the
+/// speaker plays, voice activity for barge-in, the echo gate's record) and the overflow report.
 struct Microphone: Sendable {
     enum Backend: Sendable {
         case alsa(ALSACapture)
@@ -83,7 +89,7 @@ struct Microphone: Sendable {
     }
 
     let backend: Backend
-    /// The barge-in detector on the capture thread (its settings change live).
+    /// The capture processor on the capture thread (its settings change live) and the echo gate.
     let bargeIn: BargeInBox
 
     func statusText(_ config: VoicedConfig) -> String {
@@ -104,31 +110,39 @@ struct Microphone: Sendable {
     }
 
     /// - Parameter voice: the local voice activity detector's events (barge-in).
-    static func build(_ config: VoicedConfig, ring: AudioRingBuffer, reference: PlaybackReference, clock: any VoiceClock,
+    static func build(_ config: VoicedConfig, ring: AudioRingBuffer, speaker: Speaker, clock: any VoiceClock,
                       heartbeats: LoopHeartbeats, logger: Logger, onStatus: @escaping @Sendable (AudioDeviceStatus) -> Void,
                       voice: @escaping @Sendable (SpeechEvent) -> Void) throws(DaemonError) -> Microphone {
         // The loop beats the watchdog on every step (muted or not, device or not); frames that
-        // leave the capture thread (never while muted) feed barge-in and the overflow report.
-        let bargeIn = BargeInBox(settings: voiceActivity(config), reference: reference,
-                                 echoCancellation: config.audio.echoCancellation)
+        // leave the capture thread (never while muted) are processed in place before the ring.
+        let bargeIn = BargeInBox(settings: voiceActivity(config), reference: speaker.reference,
+                                 echoCancellation: config.audio.echoCancellation, cancelsEcho: config.audio.bargeIn == .voice,
+                                 clock: clock)
         let captureLogger = logger.with(label: "voiced.capture")
         let overflows = OverflowLog(ring: ring, clock: clock, logger: captureLogger)
-        let observer: @Sendable (UnsafeBufferPointer<Int16>) -> Void = { frame in
+        let processor: @Sendable (UnsafeMutableBufferPointer<Int16>) -> Void = { frame in
             overflows.check()
-            if let event = bargeIn.process(frame) { voice(event) }
+            if let event = bargeIn.process(inPlace: frame) { voice(event) }
         }
         let beat = heartbeats.heartbeat(for: "capture")
         switch config.audio.captureBackend {
         case .alsa:
             return Microphone(backend: .alsa(ALSACapture(configuration: .capture(device: config.audio.captureDevice), ring: ring,
-                                                         logger: captureLogger, frameObserver: observer, loopHeartbeat: beat,
+                                                         logger: captureLogger, frameProcessor: processor, loopHeartbeat: beat,
                                                          onStatus: onStatus)),
                               bargeIn: bargeIn)
         case .wav:
             do {
                 let samples = try WAVFile.readMono16k(config.audio.captureWAV)
+                let room = speaker.roomSpeaker.map { mirror in
+                    // The room hears each reference frame one frame (20 ms) after the canceller takes it.
+                    WAVCapture.RoomHarness(room: Room(path: EchoPath(delay: .milliseconds(max(0, config.audio.roomDelayMs - 20)),
+                                                                     gain: config.audio.roomEchoGainDB),
+                                                      noiseLevel: AudioMath.amplitude(decibels: config.audio.roomNoiseDBFS) * 32768),
+                                           speaker: mirror)
+                }
                 return Microphone(backend: .wav(WAVCapture(clips: [.init(samples: samples)], ring: ring, clock: clock,
-                                                           frameObserver: observer, loopHeartbeat: beat)),
+                                                           frameProcessor: processor, loopHeartbeat: beat, room: room)),
                                   bargeIn: bargeIn)
             } catch {
                 throw DaemonError("cannot read \(config.audio.captureWAV): \(error)", configuration: true)
@@ -144,34 +158,64 @@ struct Microphone: Sendable {
         }
     }
 
-    /// The barge-in detector's settings from [audio].
+    /// The voice activity detector's settings from [audio]. On in both barge-in modes: with
+    /// `button_only` the controller does not let it barge in, but it still witnesses the user's
+    /// speech for the echo gate.
     static func voiceActivity(_ config: VoicedConfig) -> VoiceActivitySettings {
         var settings = VoiceActivitySettings()
-        settings.enabled = config.audio.bargeIn == .voice
+        settings.enabled = true
         settings.minimumLevel = config.audio.vadThresholdDB
         return settings
     }
 }
 
-/// The barge-in detector on the capture thread (it is only ever used there). Settings changed
-/// live wait in a box; the capture thread takes them before its next frame.
+/// The capture processor on the capture thread (it is only ever used there), and the echo gate
+/// it keeps for speech-to-text. Settings changed live wait in a box; the capture thread takes
+/// them before its next frame.
 final class BargeInBox: @unchecked Sendable {
-    // @unchecked: `detector` is touched only by the capture thread; `pending` is behind its mutex.
-    private let detector: BargeInDetector
-    private let pending = Mutex<VoiceActivitySettings?>(nil)
+    // @unchecked: `processor` is touched only by the capture thread; `pending` and `gate` are
+    // behind their mutexes.
+    private let processor: CaptureProcessor
+    private let pending = Mutex<(settings: VoiceActivitySettings, cancelsEcho: Bool)?>(nil)
+    private let gate = Mutex(EchoGate())
+    private let clock: any VoiceClock
 
-    init(settings: VoiceActivitySettings, reference: PlaybackReference, echoCancellation: Bool) {
+    /// The canceller exists when `echoCancellation` is on; it runs only while the speaker plays
+    /// (and its tail), and only while `cancelsEcho` (barge-in by voice).
+    init(settings: VoiceActivitySettings, reference: PlaybackReference, echoCancellation: Bool, cancelsEcho: Bool,
+         clock: any VoiceClock) {
         let canceller: (any EchoCanceller)? = echoCancellation ? SpeexEchoCanceller() : nil
-        detector = BargeInDetector(settings: settings, reference: reference, echoCanceller: canceller)
+        processor = CaptureProcessor(settings: settings, reference: reference, echoCanceller: canceller,
+                                     tail: Self.tail(filterLength: (canceller as? SpeexEchoCanceller)?.filterLength),
+                                     cancelsEcho: cancelsEcho)
+        self.clock = clock
     }
 
-    /// New voice-activity settings (`audio.barge_in`, `audio.vad_threshold_db`), from the next frame on.
-    func update(settings: VoiceActivitySettings) { pending.withLock { $0 = settings } }
+    /// The echo path's length (the canceller's filter length, 200 ms without one) plus 100 ms.
+    static func tail(filterLength: Duration?) -> Duration { (filterLength ?? .milliseconds(200)) + .milliseconds(100) }
 
-    func process(_ frame: UnsafeBufferPointer<Int16>) -> SpeechEvent? {
-        if let settings = pending.withLock({ box -> VoiceActivitySettings? in defer { box = nil }; return box }) {
-            detector.update(settings: settings)
+    /// New voice-activity settings (`audio.barge_in`, `audio.vad_threshold_db`), from the next frame on.
+    func update(settings: VoiceActivitySettings, cancelsEcho: Bool) { pending.withLock { $0 = (settings, cancelsEcho) } }
+
+    /// One captured frame, changed in place (echo-cancelled while the speaker plays).
+    func process(inPlace frame: UnsafeMutableBufferPointer<Int16>) -> SpeechEvent? {
+        if let update = pending.withLock({ box -> (settings: VoiceActivitySettings, cancelsEcho: Bool)? in defer { box = nil }; return box }) {
+            processor.update(settings: update.settings)
+            processor.cancelsEcho = update.cancelsEcho
         }
-        return detector.process(frame)
+        let event = processor.process(inPlace: frame)
+        let now = clock.now
+        let inPlayback = processor.lastFrameInPlayback
+        let speaking = processor.isSpeaking
+        gate.withLock {
+            $0.frame(endingAt: now, duration: PlaybackChunk.duration(ofSamples: frame.count), echoRisk: inPlayback, userSpeech: speaking)
+        }
+        return event
+    }
+
+    /// Whether a speech-to-text event arriving now may count as the user's (``EchoGate``).
+    func admits(_ event: SpeechEvent) -> Bool {
+        let now = clock.now
+        return gate.withLock { $0.admits(event, arrivedAt: now) }
     }
 }

@@ -100,13 +100,28 @@ public final class Daemon: Sendable {
                                 logger: logger.with(label: "voiced.turn"))
         self.turns = turns
 
-        // Speech-to-text reads the ring the microphone fills; going offline makes the speaker say so.
+        // The microphone fills the ring; its capture processor keeps the echo gate that
+        // speech-to-text results pass. Speech-to-text reads the ring; going offline makes the
+        // speaker say so.
         let ring = AudioRingBuffer(capacity: config.audio.ringBufferSeconds * PlaybackChunk.sampleRate)
+        let microphone = try Microphone.build(config, ring: ring, speaker: speaker, clock: clock,
+                                              heartbeats: heartbeats, logger: logger,
+                                              onStatus: { deviceStatus(.microphone, $0) },
+                                              voice: { event in turns.speech(event, from: .localVoiceActivity) })
+        self.microphone = microphone
         let sttStatus = SpeechToTextStatusBox()
         let sttLogger = logger.with(label: "voiced.stt")
+        let bargeIn = microphone.bargeIn
         let stt = try cloud.speechToText(
             ring: ring,
-            onEvent: { event in turns.speech(event, from: .speechToText) },
+            onEvent: { event in
+                guard bargeIn.admits(event) else {
+                    sttLogger.info("a transcript of the speaker's own playback was discarded",
+                                   metadata: ["event": "echo_discarded", "speech": "\(event)"])
+                    return
+                }
+                turns.speech(event, from: .speechToText)
+            },
             onStatus: { status in
                 sttStatus.set(status)
                 switch status {
@@ -121,11 +136,6 @@ public final class Daemon: Sendable {
                 }
             })
         self.stt = stt
-        let microphone = try Microphone.build(config, ring: ring, reference: speaker.reference, clock: clock,
-                                              heartbeats: heartbeats, logger: logger,
-                                              onStatus: { deviceStatus(.microphone, $0) },
-                                              voice: { event in turns.speech(event, from: .localVoiceActivity) })
-        self.microphone = microphone
 
         // Policy: who hears the microphone, what follows the turns, live settings.
         let gate = MicrophoneGate(microphone: microphone, mux: mux, turns: turns, stt: stt, mute: mute, settings: settings,

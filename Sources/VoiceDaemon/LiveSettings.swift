@@ -124,7 +124,7 @@ final class LiveSettings: Service, Sendable {
         case .volume:
             speaker.setVolume(config.audio.volume)
         case .voiceActivity:
-            microphone.bargeIn.update(settings: Microphone.voiceActivity(config))
+            microphone.bargeIn.update(settings: Microphone.voiceActivity(config), cancelsEcho: config.audio.bargeIn == .voice)
         case .llm:
             do {
                 try cloud.llm.apply(config)

@@ -74,6 +74,7 @@ public final class ALSACapture: @unchecked Sendable {
     private let backoffSleep: (@Sendable (Duration) -> Void)?
     private let onStatus: @Sendable (AudioDeviceStatus) -> Void
     private let frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)?
+    private let frameProcessor: (@Sendable (UnsafeMutableBufferPointer<Int16>) -> Void)?
     private let loopHeartbeat: Heartbeat?
     /// With no data for this long, the device is taken for stalled and reopened.
     public let stallTimeout: Duration
@@ -100,6 +101,8 @@ public final class ALSACapture: @unchecked Sendable {
     ///   - backoffSleep: waits between reopen attempts; by default a wait that `stop()` cuts short.
     ///   - frameObserver: sees every frame written to the ring, on the capture thread (keep it
     ///     short: the barge-in detector runs here to stay aligned with the playback reference).
+    ///   - frameProcessor: runs on every frame before it is written to the ring, on the capture
+    ///     thread, and may change it (the echo canceller: the ring gets the cancelled frame).
     ///   - loopHeartbeat: beaten on every step of the loop, muted or not, with or without a
     ///     device: the watchdog watches whether the loop is alive, not whether audio flows.
     ///   - onStatus: told of every status change, on the capture thread.
@@ -107,6 +110,7 @@ public final class ALSACapture: @unchecked Sendable {
                 backoff: ReopenBackoff = ReopenBackoff(), stallTimeout: Duration = .seconds(2),
                 open: Opener? = nil, backoffSleep: (@Sendable (Duration) -> Void)? = nil,
                 frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)? = nil,
+                frameProcessor: (@Sendable (UnsafeMutableBufferPointer<Int16>) -> Void)? = nil,
                 loopHeartbeat: Heartbeat? = nil,
                 onStatus: @escaping @Sendable (AudioDeviceStatus) -> Void = { _ in }) {
         self.configuration = configuration
@@ -118,6 +122,7 @@ public final class ALSACapture: @unchecked Sendable {
         self.backoffSleep = backoffSleep
         self.onStatus = onStatus
         self.frameObserver = frameObserver
+        self.frameProcessor = frameProcessor
         self.stallTimeout = stallTimeout
         loop = LoopState(backoff: backoff, frame: [Int16](repeating: 0, count: frameSize))
     }
@@ -237,6 +242,7 @@ public final class ALSACapture: @unchecked Sendable {
         loop.filled = 0
         let isMuted = muted.load(ordering: .relaxed)
         if !isMuted {  // muted: nothing leaves the capture thread, not even to the detector
+            if let frameProcessor { loop.frame.withUnsafeMutableBufferPointer { frameProcessor($0) } }
             loop.frame.withUnsafeBufferPointer { frame in
                 ring.write(frame)
                 frameObserver?(frame)

@@ -17,8 +17,12 @@ public final class SpeexEchoCanceller: EchoCanceller {
     ///   - filterLength: the echo tail to cancel; must cover the playback buffer and the capture
     ///     period as well as the room (200 ms by default).
     ///   - suppressResidualEcho: run speexdsp's preprocessor on the output to suppress what
-    ///     the filter leaves (denoising stays off: the detector tracks the noise floor itself).
-    public init?(frameSize: Int = 320, filterLength: Duration = .milliseconds(200), suppressResidualEcho: Bool = true) {
+    ///     the filter leaves. Off by default: measured on the room harness (docs/audio.md), with
+    ///     the denoiser off it changes nothing and costs CPU; with it on it also removes noise.
+    ///   - denoise: the preprocessor's denoiser too (its residual echo suppression works through
+    ///     the denoiser's gains).
+    public init?(frameSize: Int = 320, filterLength: Duration = .milliseconds(200), suppressResidualEcho: Bool = false,
+                 denoise: Bool = false) {
         let tail = Int32(filterLength.seconds * Double(PlaybackChunk.sampleRate))
         guard frameSize > 0, tail > 0, let echo = speex_echo_state_init(Int32(frameSize), tail) else { return nil }
         var rate = Int32(PlaybackChunk.sampleRate)
@@ -26,7 +30,8 @@ public final class SpeexEchoCanceller: EchoCanceller {
         var pre: OpaquePointer?
         if suppressResidualEcho, let state = speex_preprocess_state_init(Int32(frameSize), rate) {
             var off: Int32 = 0
-            speex_preprocess_ctl(state, SPEEX_PREPROCESS_SET_DENOISE, &off)
+            var denoising: Int32 = denoise ? 1 : 0
+            speex_preprocess_ctl(state, SPEEX_PREPROCESS_SET_DENOISE, &denoising)
             speex_preprocess_ctl(state, SPEEX_PREPROCESS_SET_AGC, &off)
             speex_preprocess_ctl(state, SPEEX_PREPROCESS_SET_ECHO_STATE, UnsafeMutableRawPointer(echo))
             pre = state

@@ -34,17 +34,39 @@ public final class WAVCapture: Sendable {
     private let ring: AudioRingBuffer
     private let clock: any VoiceClock
     private let frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)?
+    private let frameProcessor: (@Sendable (UnsafeMutableBufferPointer<Int16>) -> Void)?
     private let loopHeartbeat: Heartbeat?
     private let muted = Atomic<Bool>(false)
     private let state = Mutex<(start: VoiceInstant?, frames: Int)>((nil, 0))
+    private let room: Mutex<RoomHarness?>
+    private let inRoom: Bool
+
+    /// The room harness: what the speaker plays (a mirror of the playback reference) reaches the
+    /// microphone through the room's echo path, with its noise, mixed with the clips.
+    public struct RoomHarness: Sendable {
+        public var room: Room
+        /// Receives what the speaker plays; pass it as the playback reference's `mirror`.
+        public var speaker: PlaybackReference
+
+        public init(room: Room, speaker: PlaybackReference) {
+            self.room = room
+            self.speaker = speaker
+        }
+    }
 
     /// - Parameters:
     ///   - clips: the audio, placed at their offsets.
     ///   - frameObserver: sees each frame written (as ``ALSACapture``'s does), e.g. for barge-in.
+    ///   - frameProcessor: runs on each frame before the ring and may change it (as ``ALSACapture``'s).
     ///   - loopHeartbeat: beaten on every step, muted or not (as ``ALSACapture``'s is).
+    ///   - room: when given, the microphone hears the clips in this room (see ``RoomHarness``).
     public init(clips: [Clip], ring: AudioRingBuffer, clock: any VoiceClock,
                 frameObserver: (@Sendable (UnsafeBufferPointer<Int16>) -> Void)? = nil,
-                loopHeartbeat: Heartbeat? = nil) {
+                frameProcessor: (@Sendable (UnsafeMutableBufferPointer<Int16>) -> Void)? = nil,
+                loopHeartbeat: Heartbeat? = nil, room: RoomHarness? = nil) {
+        self.frameProcessor = frameProcessor
+        self.room = Mutex(room)
+        inRoom = room != nil
         self.loopHeartbeat = loopHeartbeat
         var timeline: [Int16] = []
         for clip in clips.sorted(by: { $0.offset < $1.offset }) {
@@ -96,10 +118,21 @@ public final class WAVCapture: Sendable {
         guard count > 0 else { return 0 }
         let isMuted = muted.load(ordering: .relaxed)
         var frame = [Int16](repeating: 0, count: Self.frameSize)
+        var played = [Int16](repeating: 0, count: inRoom ? Self.frameSize : 0)
         for index in first..<first + count {
             let from = index * Self.frameSize
             for i in 0..<Self.frameSize { frame[i] = from + i < timeline.count ? timeline[from + i] : 0 }
+            if inRoom {
+                let user = frame
+                room.withLock { box in
+                    played.withUnsafeMutableBufferPointer { _ = box?.speaker.next(into: $0) }
+                    played.withUnsafeBufferPointer { p in
+                        user.withUnsafeBufferPointer { u in frame.withUnsafeMutableBufferPointer { box?.room.hear(played: p, user: u, into: $0) } }
+                    }
+                }
+            }
             if !isMuted {
+                if let frameProcessor { frame.withUnsafeMutableBufferPointer { frameProcessor($0) } }
                 frame.withUnsafeBufferPointer { buffer in
                     ring.write(buffer)
                     frameObserver?(buffer)

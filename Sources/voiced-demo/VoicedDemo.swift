@@ -9,8 +9,9 @@ import VoiceTesting
 
 /// The README's main job: a three-turn conversation through the real daemon, with no
 /// microphone, no GPIO and no API keys. The user's speech is made with espeak-ng, captured
-/// through the paced WAV backend; the cloud is `voiced-fakecloud` on loopback; the button is the
-/// control socket. It prints a readable timeline and writes the agent's audio to a WAV file.
+/// through the paced WAV backend in the room harness (the microphone also hears the speaker, through
+/// an echo path); the cloud is `voiced-fakecloud` on loopback. It prints a readable timeline and
+/// writes the agent's audio to a WAV file.
 @main
 struct VoicedDemo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,8 @@ struct VoicedDemo: AsyncParsableCommand {
         discussion: """
         Turn 1: a plain question. Turn 2: a booking, corrected in the next breath ("actually, make it
         Tuesday"), so the held answer is cancelled silently. Turn 3: a long answer interrupted by the
-        button (voicectl interrupt) in the middle. Exit status 0 when all three went as designed.
+        user's voice in the middle, heard over the answer's own echo (the room harness: echo at −10 dB,
+        60 ms away). Exit status 0 when all three went as designed.
         """
     )
 
@@ -52,6 +54,7 @@ struct VoicedDemo: AsyncParsableCommand {
             "Book a table for four on Monday.",
             "Actually, make it Tuesday.",
             "Tell me about the Eiffel Tower.",
+            "Stop, thank you. What time is it?",
         ]
         var utterances: [Utterance] = []
         for text in texts {
@@ -64,6 +67,8 @@ struct VoicedDemo: AsyncParsableCommand {
         // The correction starts 0.75 s after the booking ends: after the debounce, before any audio.
         utterances[2].offset = utterances[1].offset + seconds(utterances[1].samples) + .milliseconds(750)
         utterances[3].offset = utterances[2].offset + seconds(utterances[2].samples) + .seconds(10)
+        // The interruption: 5 s after the question ends, a few seconds into the long answer.
+        utterances[4].offset = utterances[3].offset + seconds(utterances[3].samples) + .seconds(5)
         var timeline: [Int16] = []
         for utterance in utterances {
             let start = Int(utterance.offset.wholeMilliseconds) * PlaybackChunk.sampleRate / 1000
@@ -87,6 +92,7 @@ struct VoicedDemo: AsyncParsableCommand {
                     "Booked for Monday at seven.",
                     "Done. Your table for four is booked for Tuesday.",
                     "The Eiffel Tower was finished in 1889 for the World's Fair in Paris. It is three hundred and thirty metres tall. For forty one years it was the tallest structure in the world. Millions of people visit it every year.",
+                    "It is seven in the evening.",
                 ].map(JSONValue.string))),
                 ("first_token_delay_ms", .int(300)),
                 ("token_interval_ms", .int(30)),
@@ -110,7 +116,7 @@ struct VoicedDemo: AsyncParsableCommand {
         // 4. The daemon, configured for a machine with no sound card, no GPIO and no keys.
         let socket = outDirectory + "/control.sock"
         let config = """
-        # voiced-demo: the WAV backends, console LEDs, the fake cloud on loopback.
+        # voiced-demo: the WAV backends in the room harness, console LEDs, the fake cloud on loopback.
         [turn]
         always_listening = true
         [audio]
@@ -119,6 +125,11 @@ struct VoicedDemo: AsyncParsableCommand {
         playback_backend = "wav"
         playback_wav = "\(outDirectory)/agent.wav"
         earcons = false
+        barge_in = "voice"
+        room = true
+        room_echo_gain_db = -10.0
+        room_delay_ms = 60
+        room_noise_dbfs = -60.0
         [gpio]
         backend = "console_no_stdin"
         [stt]
@@ -146,7 +157,7 @@ struct VoicedDemo: AsyncParsableCommand {
         }
         say.line("demo: voiced is running (log: \(outDirectory)/voiced.log); the user starts talking at 1 s\n")
 
-        // 5. Watch and print the timeline; press the button (interrupt) 2 s into the third answer.
+        // 5. Watch and print the timeline; the user's voice interrupts the third answer.
         // A connection per request, as voicectl makes: the daemon closes idle control clients.
         func control(_ command: ControlCommand) throws -> JSONValue {
             try ControlClient(path: socket).request(command)
@@ -154,30 +165,17 @@ struct VoicedDemo: AsyncParsableCommand {
         let turns = Locked<[JSONValue]>([])
         let events = Locked<[JSONValue]>([])
         let deadline = ContinuousClock.now + .seconds(90)
-        let pressAt = Locked<ContinuousClock.Instant?>(nil)
-        var pressed = false
         let watchTask = Task.detached {
             try? watcher.watch { event in
                 let t = ContinuousClock.now - started
                 say.event(event, at: t)
-                if ControlEventType(of: event) == .speaking, event["turn"] == .int(3) {
-                    pressAt.withLock { if $0 == nil { $0 = ContinuousClock.now + .seconds(2) } }
-                }
                 if ControlEventType(of: event) == .turn { turns.withLock { $0.append(event) } }
                 events.withLock { $0.append(event) }
                 return turns.value.count < 3 && ContinuousClock.now < deadline
             }
         }
+        say.line(String(format: "demo: the user interrupts at %.2f s of the capture (\"%@\")", utterances[4].offset.seconds, utterances[4].text))
         while turns.value.count < 3 && ContinuousClock.now < deadline && daemon.isRunning {
-            if !pressed, let at = pressAt.value, ContinuousClock.now >= at {
-                pressed = true
-                say.line(String(format: "%7.2fs  [button] short press: interrupt", (ContinuousClock.now - started).seconds))
-                do {
-                    _ = try control(.interrupt)
-                } catch {
-                    say.line("demo: the interrupt was refused: \(error)")
-                }
-            }
             try await Task.sleep(for: .milliseconds(20))
         }
         watchTask.cancel()
@@ -208,6 +206,9 @@ struct VoicedDemo: AsyncParsableCommand {
             problems.append("turn 2's first LLM call was not recorded as cancelled by a correction")
         }
         let states = events.value.filter { ControlEventType(of: $0) == .state }
+        if !states.contains(where: { text($0["from"]) == "speaking" && text($0["cause"]) == "barge_in" }) {
+            problems.append("the third answer was not interrupted by the user's voice (no barge-in out of SPEAKING)")
+        }
         for (index, state) in states.enumerated() where text(state["to"]) == "speaking" {
             if index == 0 || text(states[index - 1]["to"]) != "committed" {
                 problems.append("audio started without the turn being COMMITTED first")

@@ -198,6 +198,10 @@ extension VoicedConfig {
         .double("audio.vad_threshold_db", \.audio.vadThresholdDB, -80...0, live: true, "Speech level for barge-in by voice, in dBFS, before it is raised with the playback level."),
         .bool("audio.echo_cancellation", \.audio.echoCancellation, live: false, "Cancel the speaker's own voice from the microphone before voice detection."),
         .bool("audio.earcons", \.audio.earcons, live: true, "Play the wake chime, and the listening-ended tone when a button wake hears nothing."),
+        .bool("audio.room", \.audio.room, live: false, "With capture_backend = \"wav\": the room harness, where the microphone also hears the speaker through an echo path and noise (tests, demo; docs/audio.md)."),
+        .double("audio.room_echo_gain_db", \.audio.roomEchoGainDB, -60...12, live: false, "The room harness's echo level relative to what is played, in dB."),
+        .int("audio.room_delay_ms", \.audio.roomDelayMs, 0...150, live: false, "The room harness's delay from the speaker to the microphone, in ms."),
+        .double("audio.room_noise_dbfs", \.audio.roomNoiseDBFS, -120...0, live: false, "The room harness's white background noise, in dBFS (RMS)."),
         // [gpio]
         .choice("gpio.backend", \.gpio.backend, live: false, "gpiod: LEDs and button on GPIO; console: a console line and the button from stdin; console_no_stdin: the button only through voicectl."),
         .string("gpio.chip", \.gpio.chip, live: false, allowed: "a gpiochip name or path", "The GPIO chip."),

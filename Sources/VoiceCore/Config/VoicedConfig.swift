@@ -43,6 +43,10 @@ public struct VoicedConfig: Equatable, Sendable {
         public var vadThresholdDB = -40.0
         public var echoCancellation = true
         public var earcons = true
+        public var room = false
+        public var roomEchoGainDB = -10.0
+        public var roomDelayMs = 30
+        public var roomNoiseDBFS = -70.0
     }
     public struct GPIO: Equatable, Sendable {
         public var backend: IndicatorBackend = .gpiod
