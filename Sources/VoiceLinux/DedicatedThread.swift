@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Logging
 import Synchronization
@@ -25,13 +26,15 @@ final class DedicatedThread: @unchecked Sendable {
 
     private init() {}
 
-    /// Starts `body` on a new thread; `name` identifies it in errors.
+    /// Starts `body` on a new thread; `name` identifies it in errors and is the OS thread's name
+    /// (`top -H`, `ps -L`, /proc/PID/task/TID/comm; Linux keeps its first 15 bytes).
     static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) -> DedicatedThread {
         let handle = DedicatedThread()
         let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
         let result = pthread_create(&handle.thread, nil, { raw in
             guard let raw else { return nil }
             let context = Unmanaged<Context>.fromOpaque(raw).takeRetainedValue()
+            setCurrentThreadName(context.name)
             context.body()
             return nil
         }, context)
@@ -57,6 +60,14 @@ final class DedicatedThread: @unchecked Sendable {
             _ = pthread_join(thread, nil)
         }
     }
+}
+
+/// Names the calling OS thread (Linux keeps at most 15 bytes: a longer name is cut there rather
+/// than refused, as pthread_setname_np would).
+func setCurrentThreadName(_ name: String) {
+    // Foundation's setter calls pthread_setname_np (which Glibc's module does not export) for
+    // the current thread. The names are ASCII, so cutting at a byte never splits a character.
+    Thread.current.name = String(decoding: name.utf8.prefix(15), as: UTF8.self)
 }
 
 /// A thread could not be started (the system is out of threads or memory).
