@@ -51,3 +51,56 @@ final class DeepgramSignal: Sendable {
         }
     }
 }
+
+/// A wake-up for one waiting task: ``ring()`` releases the waiter, or, when nobody waits, the
+/// next ``wait()`` returns at once. Each wait consumes the rings before it. The audio pump sleeps
+/// on it (with a deadline) whenever no audio flows, so that a change (mute, finalize, a
+/// connection opening or closing, shutdown) is acted on at once without polling for it.
+final class DeepgramDoorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    /// Wakes the waiter, or the next one to wait.
+    func ring() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.rung = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when rung (now or earlier) or when the task is cancelled. One waiter at a time.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    // Checked under the lock: a cancellation handler that ran before this point
+                    // found nothing to resume, so this must not wait.
+                    if state.rung || Task.isCancelled {
+                        state.rung = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}
