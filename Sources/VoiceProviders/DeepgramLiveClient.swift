@@ -44,7 +44,7 @@ public final class DeepgramLiveClient: Service, Sendable {
     private let onStatus: @Sendable (SpeechToTextStatus) -> Void
     private let shutdownSignal = DeepgramSignal()
     /// Rung on every change the audio pump must act on; it sleeps on it while no audio flows.
-    private let doorbell = DeepgramDoorbell()
+    private let doorbell = Doorbell()
     private let state = Mutex(State())
 
     /// The open connection, shared by the receiving session and the audio pump.
@@ -544,7 +544,7 @@ public final class DeepgramLiveClient: Service, Sendable {
                 next = max(next + configuration.pollInterval, clock.now)
                 do { try await clock.sleep(until: next) } catch { return }
             case .idle(let deadline):
-                await sleepUnlessRung(until: deadline)
+                await doorbell.sleep(until: deadline, clock: clock)
                 if Task.isCancelled { return }
                 next = clock.now
             }
@@ -580,16 +580,6 @@ public final class DeepgramLiveClient: Service, Sendable {
         }
     }
 
-    /// Sleeps until `deadline`, or less when the doorbell rings (or the task is cancelled).
-    private func sleepUnlessRung(until deadline: VoiceInstant) async {
-        guard deadline > clock.now else { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.clock.sleep(until: deadline) }
-            group.addTask { await self.doorbell.wait() }
-            _ = await group.next()
-            group.cancelAll()
-        }
-    }
 
     private func execute(_ actions: [DeepgramAudioPump.Action], on session: Session?, scratch: inout [Int16]) async {
         for action in actions {
