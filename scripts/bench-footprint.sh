@@ -171,7 +171,8 @@ for s in "${scenarios[@]}"; do
 done
 
 # Memory per mapping: the idle scenario (or the first one measured), its last window.
-first=$(ls "$dir"/breakdown-idle.json "$dir"/breakdown-*.json 2>/dev/null | head -1 || true)
+first="$dir/breakdown-idle.json"
+[ -f "$first" ] || first=$(ls "$dir"/breakdown-*.json 2>/dev/null | head -1 || true)
 if [ -n "$first" ]; then
   echo "largest mappings ($(basename "$first" .json | sed 's/breakdown-//')): Rss / private, kB"
   python3 - "$first" <<'EOF'
