@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 
 missing=""
-for tool in python3 espeak-ng strip; do command -v "$tool" >/dev/null 2>&1 || missing+=" $tool"; done
+for tool in python3 strip; do command -v "$tool" >/dev/null 2>&1 || missing+=" $tool"; done
 [ -z "$missing" ] || { echo "bench-footprint: missing:$missing (run scripts/setup.sh as root)" >&2; exit 1; }
 
 release=(-c release --static-swift-stdlib --scratch-path "${VOICED_RELEASE_SCRATCH:-.build-release}")
@@ -194,7 +194,8 @@ if [ "$peers" = 1 ]; then
   venv=${VOICED_PEERS_VENV:-$HOME/.cache/voiced-bench/wyoming}
   if [ ! -x "$venv/bin/wyoming-satellite" ]; then
     echo "bench-footprint: installing wyoming-satellite from PyPI into $venv"
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q wyoming-satellite
+    python3 -m venv "$venv" || { echo "bench-footprint: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2; exit 1; }
+    "$venv/bin/pip" install -q wyoming-satellite
   fi
   echo "peer: wyoming-satellite $("$venv/bin/pip" show wyoming-satellite | sed -n 's/^Version: //p')"
   cat >"$dir/pace.py" <<'EOF'
