@@ -6,6 +6,8 @@ import VoiceDSP
 
 /// An espeak-ng failure.
 public enum EspeakError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// libespeak-ng could not be loaded (dlopen's message).
+    case libraryUnavailable(String)
     /// `espeak_Initialize` failed: usually the voice data is missing.
     case initializationFailed
     /// The voice is not installed.
@@ -17,6 +19,8 @@ public enum EspeakError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .libraryUnavailable(let reason):
+            "espeak-ng's library could not be loaded (\(reason)): install the libespeak-ng1 package"
         case .initializationFailed:
             "espeak-ng could not start: check that the espeak-ng-data package is installed"
         case .voiceNotFound(let voice):
@@ -31,6 +35,9 @@ public enum EspeakError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The process's espeak-ng engine, in-process through libespeak-ng.
 ///
+/// The library is loaded (dlopen) at the first synthesis, not at start: a daemon whose cloud
+/// voice works never maps it, nor the ~20 libraries it brings (PulseAudio, X11, codecs).
+///
 /// libespeak-ng keeps global state, so there is one engine per process: synthesis runs on its own
 /// serial queue, one text at a time, in order. Audio comes out at the playback rate
 /// (``PlaybackChunk/sampleRate``), resampled from espeak's native rate.
@@ -42,8 +49,15 @@ public final class EspeakEngine: Sendable {
     public static let normalWordsPerMinute = 175
 
     private let queue = DispatchQueue(label: "voiced.espeak")
-    /// espeak's native rate, or the error of the first initialisation. Touched only on `queue`.
-    private let native = Mutex<Result<Int, EspeakError>?>(nil)
+    /// The loaded library and espeak's native rate, or the error of the first initialisation.
+    /// Touched only on `queue`.
+    private let native = Mutex<Result<Loaded, EspeakError>?>(nil)
+
+    /// libespeak-ng's entry points and its native rate, once it has started.
+    struct Loaded {
+        var api: voiced_espeak_api
+        var rate: Int
+    }
 
     private init() {}
 
@@ -80,23 +94,23 @@ public final class EspeakEngine: Sendable {
                 completion(.success(false))
                 return
             }
-            let rate: Int
+            let loaded: Loaded
             switch initialise() {
             case .failure(let error):
                 completion(.failure(error))
                 return
             case .success(let value):
-                rate = value
+                loaded = value
             }
             let job: Job
             do throws(ResamplerError) {
-                job = Job(resampler: try SpeexResampler(from: rate, to: PlaybackChunk.sampleRate), onChunk: onChunk)
+                job = Job(resampler: try SpeexResampler(from: loaded.rate, to: PlaybackChunk.sampleRate), onChunk: onChunk)
             } catch {
                 completion(.failure(.resampling(error)))
                 return
             }
             box.set(job)
-            completion(run(job, text: text, voice: voice, wordsPerMinute: wordsPerMinute))
+            completion(run(job, api: loaded.api, text: text, voice: voice, wordsPerMinute: wordsPerMinute))
         }
         return { box.cancel() }
     }
@@ -113,26 +127,34 @@ public final class EspeakEngine: Sendable {
         return collected.withLock { $0 }
     }
 
-    /// Starts espeak once (on the queue). The result, good or bad, is kept.
-    private func initialise() -> Result<Int, EspeakError> {
+    /// Loads and starts espeak once (on the queue). The result, good or bad, is kept.
+    private func initialise() -> Result<Loaded, EspeakError> {
         if let known = native.withLock({ $0 }) { return known }
-        // DONT_EXIT: without it, libespeak-ng calls exit() when its data is missing.
-        let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 50, nil, Int32(espeakINITIALIZE_DONT_EXIT))
-        let result: Result<Int, EspeakError> = rate > 0 ? .success(Int(rate)) : .failure(.initializationFailed)
-        if rate > 0 { espeak_SetSynthCallback(espeakCallback) }
+        let result = Self.load()
         native.withLock { $0 = result }
         return result
     }
 
-    private func run(_ job: Job, text: String, voice: String, wordsPerMinute: Int) -> Result<Bool, EspeakError> {
-        let status = voice.withCString { espeak_SetVoiceByName($0) }
+    private static func load() -> Result<Loaded, EspeakError> {
+        var api = voiced_espeak_api()
+        if let failure = voiced_espeak_load(&api) { return .failure(.libraryUnavailable(String(cString: failure))) }
+        // DONT_EXIT: without it, libespeak-ng calls exit() when its data is missing.
+        let rate = voiced_espeak_initialize(&api, AUDIO_OUTPUT_SYNCHRONOUS, 50, nil, Int32(espeakINITIALIZE_DONT_EXIT))
+        guard rate > 0 else { return .failure(.initializationFailed) }
+        voiced_espeak_set_synth_callback(&api, espeakCallback)
+        return .success(Loaded(api: api, rate: Int(rate)))
+    }
+
+    private func run(_ job: Job, api: voiced_espeak_api, text: String, voice: String, wordsPerMinute: Int) -> Result<Bool, EspeakError> {
+        var api = api
+        let status = voice.withCString { voiced_espeak_set_voice_by_name(&api, $0) }
         guard status == EE_OK else { return .failure(.voiceNotFound(voice)) }
-        _ = espeak_SetParameter(espeakRATE, Int32(max(80, min(450, wordsPerMinute))), 0)
+        _ = voiced_espeak_set_parameter(&api, espeakRATE, Int32(max(80, min(450, wordsPerMinute))), 0)
         Self.current.withLock { $0 = job }
         defer { Self.current.withLock { $0 = nil } }
         let size = text.utf8.count + 1
         let code = text.withCString { pointer in
-            espeak_Synth(pointer, size, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, nil)
+            voiced_espeak_synth(&api, pointer, size, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8))
         }
         if let failure = job.failure { return .failure(.resampling(failure)) }
         if job.cancelled.load(ordering: .acquiring) { return .success(false) }

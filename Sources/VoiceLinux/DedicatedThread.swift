@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Logging
 import Synchronization
@@ -25,14 +26,15 @@ public final class DedicatedThread: @unchecked Sendable {
 
     private init() {}
 
-    /// Starts `body` on a new thread; `name` identifies it in errors.
+    /// Starts `body` on a new thread; `name` identifies it in errors and is the OS thread's name
+    /// (`top -H`, `ps -L`, /proc/PID/task/TID/comm; Linux keeps its first 15 bytes).
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) -> DedicatedThread {
         let handle = DedicatedThread()
         let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
         let result = pthread_create(&handle.thread, nil, { raw in
             guard let raw else { return nil }
             let context = Unmanaged<Context>.fromOpaque(raw).takeRetainedValue()
-            nameThisThread(context.name)
+            setCurrentThreadName(context.name)
             context.body()
             return nil
         }, context)
@@ -60,10 +62,10 @@ public final class DedicatedThread: @unchecked Sendable {
     }
 }
 
-/// A thread could not be started (the system is out of threads or memory).
-/// Names the calling thread, as `top -H` and `ps -L` show it (the kernel keeps 15 bytes).
-/// Glibc's `pthread_setname_np` is not visible to Swift; writing the thread's `comm` is the same.
-func nameThisThread(_ name: String) {
+/// Names the calling OS thread, as `top -H` and `ps -L` show it (Linux keeps 15 bytes: a longer
+/// name is cut there rather than refused, as pthread_setname_np would). Glibc's module does not
+/// export `pthread_setname_np`; writing the thread's `comm` is the same, without Foundation.
+func setCurrentThreadName(_ name: String) {
     let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
     guard fd >= 0 else { return }
     defer { close(fd) }
@@ -71,6 +73,7 @@ func nameThisThread(_ name: String) {
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
+/// A thread could not be started (the system is out of threads or memory).
 public struct ThreadStartError: Error, Hashable, CustomStringConvertible {
     /// The thread's name.
     public let name: String

@@ -35,7 +35,7 @@ public final class StdinButton: ButtonEvents, @unchecked Sendable {
 
     public func gestures() -> AsyncStream<ButtonGesture> {
         let (stream, continuation) = AsyncStream.makeStream(of: ButtonGesture.self)
-        control.start(name: "voiced-stdin-button", continuation: continuation, logger: logger) { [self] in
+        control.start(name: "voiced-stdin", continuation: continuation, logger: logger) { [self] in
             readLoop(continuation)
         }
         return stream

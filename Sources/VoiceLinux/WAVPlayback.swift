@@ -17,6 +17,9 @@ import VoiceCore
 public final class WAVPlayback: AudioPlayback, @unchecked Sendable {
     // @unchecked: all mutable state is in `state`'s Mutex, the file writer in its own.
 
+    /// Rung by `enqueue`, so the idle loop starts playing at once.
+    private let doorbell = Doorbell()
+
     private struct Pending {
         var key: PlaybackSegmentTracker.Key
         var samples: [Int16]
@@ -106,6 +109,7 @@ public final class WAVPlayback: AudioPlayback, @unchecked Sendable {
             if state.queue.count == 1 { events += state.tracker.beginning(key) }
             return (events, state.handler)
         })
+        doorbell.ring()
     }
 
     public func endSegment(turn: Int, segment: Int) {
@@ -143,15 +147,21 @@ public final class WAVPlayback: AudioPlayback, @unchecked Sendable {
     }
 
     /// Plays in real time until the task is cancelled, then writes what is left. `loopHeartbeat`
-    /// beats on every step (the watchdog's view of the playback loop).
+    /// beats on every step (the watchdog's view of the playback loop). It steps every 20 ms while
+    /// audio plays; idle, it sleeps until audio is enqueued, waking every 200 ms only to beat
+    /// (as ``ALSAPlayback``'s idle loop does).
     public func run(loopHeartbeat: Heartbeat? = nil) async {
         while !Task.isCancelled {
             loopHeartbeat?.beat()
             tick()
-            do {
-                try await clock.sleep(until: clock.now + .milliseconds(20))
-            } catch {
-                break
+            if state.withLock({ $0.stretchStart != nil }) {
+                do {
+                    try await clock.sleep(until: clock.now + .milliseconds(20))
+                } catch {
+                    break
+                }
+            } else {
+                await doorbell.sleep(until: clock.now + .milliseconds(200), clock: clock)
             }
         }
         flush()

@@ -288,8 +288,12 @@ private final class CurlLoopCore: @unchecked Sendable {
             return
         }
         if startThread {
-            let thread = Thread { [self] in run() }
-            thread.name = "voiced-curl"
+            let thread = Thread { [self] in
+                // Set from the thread itself: on Linux, a name given before start() never
+                // reaches the OS thread (`top -H` would show its creator's name).
+                Thread.current.name = "voiced-curl"
+                run()
+            }
             thread.start()
         }
         multi?.wakeup()

@@ -1,8 +1,9 @@
 import VoiceCore
 
 /// What happens to the microphone audio waiting in the ring buffer: a pure state machine that
-/// the client steps every poll interval with the ring's fill level and the time of its injected
-/// clock, and that returns the actions to carry out, in order.
+/// the client steps with the ring's fill level and the time of its injected clock, and that
+/// returns the actions to carry out, in order. While audio flows the client steps it every poll
+/// interval; otherwise only when ``nextWake(after:idleSlack:)`` says or something changes.
 ///
 /// The rules (durations from ``DeepgramConfiguration``):
 /// - Connected: audio leaves in binary frames of exactly `frameDuration` (20 to 50 ms); a shorter
@@ -88,6 +89,31 @@ public struct DeepgramAudioPump: Sendable, Equatable {
         replaySamples = DeepgramConfiguration.samples(in: configuration.replayMaxAge)
         keepAliveInterval = configuration.keepAliveInterval
         lastSent = now
+    }
+
+    /// When the client should step the pump again.
+    public enum Wake: Equatable, Sendable {
+        /// Audio flows (connected, not muted): step again one poll interval later.
+        case poll
+        /// Nothing flows (muted, disconnected, or the stream closed): step again at `deadline`,
+        /// or sooner when something changes (mute, finalize, a connection, shutdown). The
+        /// deadline is the next keep-alive when connected, and at most `idleSlack` away, so the
+        /// ring is still drained (muted) or trimmed to the outage limit (disconnected) in time.
+        case idle(until: VoiceInstant)
+    }
+
+    /// What to do after a ``step(_:)`` with `input`: on a speaker that is not listening (the
+    /// daemon mutes speech-to-text while IDLE) this is what keeps the client from waking 50
+    /// times a second for nothing.
+    public func nextWake(after input: Input, idleSlack: Duration) -> Wake {
+        let open = input.connected && !closeSent
+        if open && !input.muted { return .poll }
+        var deadline = input.now + idleSlack
+        if open {
+            let keepAlive = lastSent + keepAliveInterval
+            if keepAlive < deadline { deadline = keepAlive }
+        }
+        return .idle(until: deadline)
     }
 
     /// One poll: what to do with the ring's `input.fill` samples and the connection.

@@ -27,6 +27,8 @@ import WSClient
 ///   ``DeepgramAudioPump`` describes; while muted (``setMuted(_:)``) no audio leaves the device.
 ///
 /// The client is the ring buffer's single consumer: one task reads it for the client's whole life.
+/// It steps every poll interval (20 ms) only while audio flows; muted, disconnected or closed, it
+/// sleeps until the next keep-alive or ring trim (at most 1 s) or until something changes.
 /// The API key is never logged.
 public final class DeepgramLiveClient: Service, Sendable {
     /// The validated configuration.
@@ -41,6 +43,8 @@ public final class DeepgramLiveClient: Service, Sendable {
     private let onEvent: @Sendable (SpeechEvent) -> Void
     private let onStatus: @Sendable (SpeechToTextStatus) -> Void
     private let shutdownSignal = DeepgramSignal()
+    /// Rung on every change the audio pump must act on; it sleeps on it while no audio flows.
+    private let doorbell = Doorbell()
     private let state = Mutex(State())
 
     /// The open connection, shared by the receiving session and the audio pump.
@@ -53,6 +57,9 @@ public final class DeepgramLiveClient: Service, Sendable {
         var running = false
         var muted = false
         var finalizeRequested = false
+        /// The ring's `written` count when the mute was lifted, until the pump has discarded
+        /// what was captured before it (the pump does not drain the ring while idle).
+        var unmutedAt: Int?
         var nextSessionID = 0
         var session: Session?
         /// Stops the attempt in flight, even one stuck before the upgrade.
@@ -97,15 +104,20 @@ public final class DeepgramLiveClient: Service, Sendable {
     /// ends. Audio waiting in the ring (at least 20 ms) goes first. Ignored while disconnected.
     public func finalize() {
         state.withLock { $0.finalizeRequested = true }
+        doorbell.ring()
     }
 
     /// The mute switch: while on, the ring is drained and discarded, and no audio leaves the
     /// device (the connection stays open with keep-alives).
     public func setMuted(_ muted: Bool) {
+        let written = audio.statistics.written
         let changed = state.withLock { state -> Bool in
             defer { state.muted = muted }
-            return state.muted != muted
+            guard state.muted != muted else { return false }
+            state.unmutedAt = muted ? nil : written
+            return true
         }
+        if changed { doorbell.ring() }
         if changed { logger.info("Microphone streaming \(muted ? "muted" : "unmuted")", metadata: ["stt.muted": "\(muted)"]) }
     }
 
@@ -148,6 +160,7 @@ public final class DeepgramLiveClient: Service, Sendable {
     private func beginShutdown() {
         logger.debug("Deepgram live client shutting down")
         shutdownSignal.fire()
+        doorbell.ring()
         // Not connected yet: there is nothing to close gracefully, so stop the attempt now.
         let abort = state.withLock { $0.session == nil ? $0.abortAttempt : nil }
         abort?()
@@ -425,7 +438,11 @@ public final class DeepgramLiveClient: Service, Sendable {
             if state.statistics.connections > 1 { state.statistics.reconnects += 1 }
             return state.statistics.connections
         }
-        defer { state.withLock { if $0.session?.id == id { $0.session = nil } } }
+        doorbell.ring()
+        defer {
+            state.withLock { if $0.session?.id == id { $0.session = nil } }
+            doorbell.ring()
+        }
         logger.notice(
             "Deepgram stream open",
             metadata: ["stt.host": "\(endpoint.host)", "stt.connections": "\(connections)"])
@@ -516,13 +533,35 @@ public final class DeepgramLiveClient: Service, Sendable {
         var scratch = [Int16](repeating: 0, count: max(pump.frameSamples, 4096))
         var attached: Int?
         var next = clock.now
+        var wake = DeepgramAudioPump.Wake.poll
+        // While nothing flows the pump still drains (muted) or trims (disconnected) the ring
+        // before it fills: at least four times per ring, and at least once a second.
+        let ringDuration = Duration.seconds(Double(audio.statistics.capacity) / Double(DeepgramConfiguration.sampleRate))
+        let idleSlack = max(configuration.pollInterval, min(.seconds(1), ringDuration / 4))
         while !Task.isCancelled {
-            next = max(next + configuration.pollInterval, clock.now)
-            do { try await clock.sleep(until: next) } catch { return }
+            switch wake {
+            case .poll:
+                next = max(next + configuration.pollInterval, clock.now)
+                do { try await clock.sleep(until: next) } catch { return }
+            case .idle(let deadline):
+                await doorbell.sleep(until: deadline, clock: clock)
+                if Task.isCancelled { return }
+                next = clock.now
+            }
 
-            let (session, muted, finalize) = state.withLock { state in
-                defer { state.finalizeRequested = false }
-                return (state.session, state.muted, state.finalizeRequested)
+            let (session, muted, finalize, unmutedAt) = state.withLock { state in
+                defer {
+                    state.finalizeRequested = false
+                    state.unmutedAt = nil
+                }
+                return (state.session, state.muted, state.finalizeRequested, state.unmutedAt)
+            }
+            if let mark = unmutedAt, !muted {
+                // Audio captured before the unmute never leaves: `written` is read before
+                // `fill`, so a sample captured in between is dropped too, never sent.
+                let written = audio.statistics.written
+                let before = audio.fill - (written - mark)
+                if before > 0 { await execute([.discard(samples: before, reason: .muted)], on: nil, scratch: &scratch) }
             }
             if let attachedID = attached, session?.id != attachedID {
                 // The connection changed: let the pump see the gap, so the replay rule applies.
@@ -532,12 +571,15 @@ public final class DeepgramLiveClient: Service, Sendable {
             attached = session?.id
             if finalize, session == nil { logger.debug("Finalize requested while disconnected: ignored") }
             let closing = shutdownSignal.isFired
-            let actions = pump.step(.init(
+            let input = DeepgramAudioPump.Input(
                 now: clock.now, fill: audio.fill, muted: muted, connected: session != nil,
-                finalize: finalize && session != nil, close: closing && session != nil))
+                finalize: finalize && session != nil, close: closing && session != nil)
+            let actions = pump.step(input)
             await execute(actions, on: session, scratch: &scratch)
+            wake = pump.nextWake(after: input, idleSlack: idleSlack)
         }
     }
+
 
     private func execute(_ actions: [DeepgramAudioPump.Action], on session: Session?, scratch: inout [Int16]) async {
         for action in actions {

@@ -262,8 +262,12 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             return !inbox.started
         }
         guard first else { return }
-        let thread = Thread { [self] in threadMain() }
-        thread.name = "voiced-telemetry-writer"
+        let thread = Thread { [self] in
+            // The OS thread's name (`top -H`): set from the thread itself (on Linux a name given
+            // before start() never reaches it), and at most 15 bytes, or Linux refuses it.
+            Thread.current.name = "voiced-sqlite"
+            threadMain()
+        }
         thread.start()
     }
 

@@ -89,6 +89,32 @@ import VoiceTesting
         #expect(step(fill: 0, muted: true, finalize: true) == [.sendFinalize])
     }
 
+    // MARK: When to step again (no polling while nothing flows)
+
+    func wake(fill: Int = 0, muted: Bool = false, connected: Bool = true, close: Bool = false) -> DeepgramAudioPump.Wake {
+        let input = DeepgramAudioPump.Input(now: clock.now, fill: fill, muted: muted, connected: connected, close: close)
+        _ = pump.step(input)
+        return pump.nextWake(after: input, idleSlack: .seconds(1))
+    }
+
+    @Test func streamingStepsEveryPollButMutedWaitsForTheNextKeepAlive() {
+        #expect(wake(fill: 640) == .poll)
+        clock.advance(by: .milliseconds(3_500))
+        // Muted and connected: nothing to send until the keep-alive, 4 s after the last audio.
+        #expect(wake(fill: 640, muted: true) == .idle(until: .milliseconds(4_000)))
+        clock.advance(by: .milliseconds(500))
+        // The keep-alive went out at 4 s; the next wake is the slack (1 s), before the next keep-alive.
+        #expect(wake(muted: true) == .idle(until: .milliseconds(5_000)))
+    }
+
+    @Test func disconnectedOrClosedTheClientWakesOnlyToTrimTheRing() {
+        #expect(wake(fill: 16_000, connected: false) == .idle(until: .milliseconds(1_000)))
+        #expect(wake(fill: 640, close: true) == .idle(until: .milliseconds(1_000)))
+        // Once CloseStream went, an open connection gets nothing more: no keep-alive deadline.
+        clock.advance(by: .seconds(10))
+        #expect(wake(fill: 0) == .idle(until: .milliseconds(11_000)))
+    }
+
     @Test func mutedAudioIsDiscardedDuringAnOutageToo() {
         #expect(step(fill: 3_000, muted: true, connected: false) == [.discard(samples: 3_000, reason: .muted)])
     }

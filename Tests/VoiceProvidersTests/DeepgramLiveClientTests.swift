@@ -347,6 +347,24 @@ import VoiceProviders
         }
     }
 
+    @Test func audioCapturedWhileMutedNeverLeavesEvenWhenTheMuteIsLiftedBeforeTheRingWasDrained() async throws {
+        try await Self.withServer { server in
+            let harness = try await Self.withClient(Self.configuration(server)) { harness in
+                try await eventually("a connection") { server.connections.count == 1 }
+                harness.client.setMuted(true)
+                // While muted the pump sleeps (up to a second) instead of draining every 20 ms,
+                // so these samples are still in the ring when the mute is lifted.
+                harness.ring.write(Self.pattern(16_000))
+                harness.client.setMuted(false)
+                harness.ring.write(Self.pattern(3_200))
+                try await eventually("audio after unmuting") { (server.connections.first?.samples.count ?? 0) >= 3_200 }
+            }
+            #expect(harness.client.statistics.audioSamplesSent == 3_200)
+            #expect(harness.client.statistics.mutedSamplesDiscarded == 16_000)
+            #expect(server.connections.first?.samples.count == 3_200)
+        }
+    }
+
     // MARK: Secrets
 
     @Test func theKeyNeverAppearsInTheLogs() async throws {

@@ -169,8 +169,8 @@ extension VoicedConfig {
         // [turn]
         .milliseconds("turn.debounce_ms", \.turn.debounce, 400...1200, live: true, "Silence after a final transcript before the answer starts (held silent). The adaptive debounce moves it within its bounds.").named("debounce_ms"),
         .milliseconds("turn.commit_hold_ms", \.turn.commitHold, 0...2000, live: true, "Time in SPECULATIVE with no new speech before the turn is COMMITTED and may be spoken.").named("commit_hold_ms"),
-        .choice("turn.speculation", \.turn.speculation, live: true, "When the LLM call starts: after_debounce, at_final (at each final transcript, restarted by the next), at_commit (no speculation).").named("speculation"),
-        .bool("turn.preemptive_tts", \.turn.preemptiveTTS, live: true, "Synthesise the first sentence before COMMITTED; its audio is held until then and discarded on cancel.").named("preemptive_tts"),
+        .choice("turn.speculation", \.turn.speculation, live: true, "When the LLM call starts: after_debounce, at_final (at each final transcript, restarted by the next), at_commit (no speculation). at_final answers about 350 ms sooner but leaves a correction 750 ms instead of 1050 ms after the final to stay silent (docs/benchmarks.md).").named("speculation"),
+        .bool("turn.preemptive_tts", \.turn.preemptiveTTS, live: true, "Synthesise the first sentence before COMMITTED; its audio is held until then and discarded on cancel. With at_final: about 50 ms sooner again, for text-to-speech characters thrown away on every cancel (docs/benchmarks.md).").named("preemptive_tts"),
         .bool("turn.adaptive_debounce", \.turn.adaptive.enabled, live: true, "Adapt the debounce to the cancellation rate every 10 outcomes.").named("adaptive_debounce"),
         .double("turn.cancel_rate_raise_above", \.turn.adaptive.raiseAbove, 0.10...0.50, live: true, "A cancellation rate above this raises the debounce by 100 ms.").named("cancel_rate_raise_above"),
         .double("turn.cancel_rate_lower_below", \.turn.adaptive.lowerBelow, 0.10...0.50, live: true, "A cancellation rate below this lowers the debounce by 50 ms.").named("cancel_rate_lower_below"),
