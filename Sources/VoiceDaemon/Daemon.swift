@@ -182,6 +182,7 @@ public final class Daemon: Sendable {
         services += [
             speaker.service(heartbeats: heartbeats),
             microphone.service(),
+            CurlLoop.shared,  // the chat and speech providers' HTTP loop, stopped after them
             stt,
             turns,
             indicators.service(turns: turns, gate: gate),

@@ -8,12 +8,15 @@ public enum CurlError: Error, Equatable, Sendable, CustomStringConvertible {
     case easy(call: String, code: Int, message: String)
     /// A `CURLMcode` other than `CURLM_OK`.
     case multi(call: String, code: Int, message: String)
+    /// The HTTP loop has been shut down (the daemon is stopping): no transfer runs any more.
+    case stopped
 
     public var description: String {
         switch self {
         case .allocationFailed(let call): "libcurl: \(call) failed (out of memory?)"
         case .easy(let call, let code, let message): "libcurl: \(call) failed with CURLcode \(code): \(message)"
         case .multi(let call, let code, let message): "libcurl: \(call) failed with CURLMcode \(code): \(message)"
+        case .stopped: "the HTTP loop has been shut down"
         }
     }
 }

@@ -1,6 +1,7 @@
 import CCurl
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import VoiceCore
 
@@ -243,6 +244,9 @@ public final class CurlLoop: Sendable {
 
     deinit { core.stop() }
 
+    /// Stops the loop: transfers under way and later ones fail with `CurlError.stopped`.
+    public func shutdown() { core.stop() }
+
     /// Queues a transfer; it starts on the loop's thread.
     func start(_ transfer: CurlTransfer) { core.enqueue(add: transfer) }
 
@@ -308,10 +312,14 @@ private final class CurlLoopCore: @unchecked Sendable {
     }
 
     func stop() {
-        let multi = pending.withLock { state -> CurlMulti? in
+        let (multi, adds) = pending.withLock { state -> (CurlMulti?, [CurlTransfer]) in
             state.stopping = true
-            return state.multi
+            // Later transfers fail at once instead of waiting for a thread that has ended.
+            if state.broken == nil { state.broken = .stopped }
+            defer { state.adds = [] }
+            return (state.multi, state.adds)  // never handed to libcurl: failed here
         }
+        for transfer in adds { transfer.fail(.stopped) }
         multi?.wakeup()
     }
 
@@ -337,7 +345,11 @@ private final class CurlLoopCore: @unchecked Sendable {
                 if let removed = active.removeValue(forKey: transfer.easy.handle) { detach(removed, from: multi, reusable: false) }
             }
             if stopping {
-                for transfer in active.values { detach(transfer, from: multi) }
+                for transfer in active.values {
+                    detach(transfer, from: multi)
+                    transfer.fail(.stopped)
+                }
+                for transfer in adds { transfer.fail(.stopped) }
                 active = [:]
                 return
             }
@@ -398,5 +410,14 @@ private final class CurlLoopCore: @unchecked Sendable {
             return state.adds
         }
         for transfer in adds { transfer.fail(error) }
+    }
+}
+
+/// The shared loop as a service of the daemon's group: it runs until the group shuts down, after
+/// the providers that use it have stopped (it is started before them), then ends its thread.
+extension CurlLoop: Service {
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
     }
 }

@@ -24,3 +24,25 @@ import Testing
         withExtendedLifetime(loop) {}  // the thread ends with the loop
     }
 }
+
+/// The HTTP loop as a service: when the daemon's group shuts down it ends, and a transfer that
+/// comes after fails at once with `stopped` instead of waiting forever for a thread that is gone.
+@Suite struct CurlLoopShutdownTests {
+    func transfer(_ outcome: Recorder<String>) throws -> CurlTransfer {
+        try CurlTransfer(
+            StreamingRequest(url: "http://127.0.0.1:9/", headers: [], body: Array("{}".utf8)),
+            handlers: .init(onResponse: { _ in true }, onBody: { _ in true }, onComplete: { outcome.append("\($0)") }))
+    }
+
+    @Test func aTransferAfterShutdownFailsAtOnce() async throws {
+        let loop = CurlLoop()
+        let first = Recorder<String>()
+        loop.start(try transfer(first))
+        #expect(await eventually { !first.events.isEmpty }, "the loop ran a transfer before the shutdown")
+        loop.shutdown()
+        let late = Recorder<String>()
+        loop.start(try transfer(late))
+        #expect(await eventually { !late.events.isEmpty })
+        #expect(late.events.first?.contains("shut down") == true, "\(late.events)")
+    }
+}
