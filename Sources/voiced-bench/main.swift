@@ -274,6 +274,55 @@ func simulateBenchmark() {
     }
 }
 
+// MARK: Turn loop
+
+/// What the turn loop adds to a button press: the press is posted from one thread (standing for
+/// the GPIO reader) and the controller runs on the loop's thread, woken by a semaphore as in the
+/// daemon. Measured: post → the loop has handled the press and carried out its first action
+/// (`setIndicator`, the same place where a barge-in's `dropPlayback` is carried out).
+func turnLoopBenchmark() {
+    let clock = ManualClock()
+    let wake = DispatchSemaphore(value: 0)
+    let engine = TurnEngine(controller: TurnController(clock: clock),
+                            llm: ScriptedLanguageModel(clock: clock, replies: []),
+                            tts: ScriptedTextToSpeech(clock: clock), fallbackTTS: ScriptedTextToSpeech(clock: clock),
+                            playback: VirtualPlayback(clock: clock), indicator: RecordingIndicator(), scheduler: clock,
+                            drive: .loop(wake: { wake.signal() }))
+    let acted = DispatchSemaphore(value: 0)
+    let actedAt = Mutex(ContinuousClock.now)
+    engine.actionObserver = { action in
+        if case .setIndicator(.listening) = action {
+            actedAt.withLock { $0 = ContinuousClock.now }
+            acted.signal()
+        }
+    }
+    let loop = Thread {
+        while true {
+            wake.wait()
+            if !engine.drainQueued() { break }
+        }
+    }
+    loop.start()
+    let presses = 20_000
+    var latencies: [Duration] = []
+    latencies.reserveCapacity(presses)
+    for _ in 0..<presses {
+        let posted = ContinuousClock.now
+        engine.post(.button)  // IDLE → LISTENING
+        acted.wait()
+        latencies.append(actedAt.withLock { $0 } - posted)
+        engine.post(.shutdown)  // back to IDLE (a wake with no words leaves no record)
+    }
+    engine.stop()
+    wake.signal()
+    latencies.sort()
+    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
+    print("turn loop: a button press posted from another thread, handled on the loop thread (\(presses) presses)")
+    report("post → first action, median", microseconds(latencies[presses / 2]), "µs")
+    report("post → first action, 99th percentile", microseconds(latencies[presses * 99 / 100]), "µs")
+    report("post → first action, worst", microseconds(latencies[presses - 1]), "µs")
+}
+
 // MARK: Registry
 
 /// Every benchmark, in the order `voiced-bench` runs them. Add new ones here
@@ -283,6 +332,7 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("chunker", chunkerBenchmark),
     ("modes", latencyModesBenchmark),
     ("controller", controllerCostBenchmark),
+    ("turnloop", turnLoopBenchmark),
     ("simulate", simulateBenchmark),
 ]
 
