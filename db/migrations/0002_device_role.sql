@@ -4,11 +4,15 @@
 -- INSERT ... ON CONFLICT would need SELECT on the conflict columns if the device inserted
 -- directly; running the insert inside a SECURITY DEFINER function avoids granting it.
 
+-- Roles are cluster-wide: two databases migrated at once (the tests do) may both find the role
+-- missing; the second CREATE then fails, and means the role exists.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'voiced_device') THEN
         CREATE ROLE voiced_device NOLOGIN;
     END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+    NULL;
 END
 $$;
 
