@@ -129,7 +129,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "voiced-bench",
-            dependencies: ["VoiceCore", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VoiceCore", "VoiceLinux", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // The echo benchmark (scripts/bench-echo.sh): the capture path in the room harness.
         .executableTarget(

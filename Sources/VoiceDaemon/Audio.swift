@@ -95,11 +95,20 @@ struct Microphone: Sendable {
     func statusText(_ config: VoicedConfig) -> String {
         switch backend {
         case .alsa(let c): c.status.statusText("microphone")
-        case .wav: "microphone: WAV file \(config.audio.captureWAV)"
+        case .wav(let c): "microphone: WAV file \(config.audio.captureWAV)\(c.isStandingBy ? ", standing by (not capturing until a wake)" : "")"
         }
     }
 
     var deviceStatus: AudioDeviceStatus? { if case .alsa(let c) = backend { c.status } else { nil } }
+
+    /// Standing by, nothing is captured (no reads, no processing): the idle speaker waiting for
+    /// the button, and the muted one. Lifted, capture starts again at once.
+    func setStandby(_ on: Bool) {
+        switch backend {
+        case .alsa(let c): c.setStandby(on)
+        case .wav(let c): c.setStandby(on)
+        }
+    }
 
     /// While muted no audio leaves the device.
     func setMuted(_ on: Bool) {

@@ -130,6 +130,7 @@ public final class DaemonControl: ControlHandling {
                 ("fill", .int(Int64(stats.fill))), ("capacity", .int(Int64(stats.capacity))),
                 ("fill_ratio", .double((stats.fillRatio * 1000).rounded() / 1000)),
                 ("dropped_samples", .int(Int64(stats.droppedSamples))), ("overflows", .int(Int64(stats.overflowEvents))),
+                ("written_samples", .int(Int64(stats.written))),
             ])
         }
         return .object([

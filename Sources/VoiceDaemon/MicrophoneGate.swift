@@ -46,9 +46,19 @@ final class MicrophoneGate: Sendable {
 
     /// Audio goes to speech-to-text only when it may: never while muted, and while IDLE only
     /// with `always_listening` (otherwise a wake is needed first: nothing is streamed in between).
+    /// When nothing may be streamed, nothing is captured either: the microphone stands by (no
+    /// reads, no echo canceller, no voice detector) until a wake, which starts it again before
+    /// the turn's first frame is due. Lifting the standby before unmuting speech-to-text means
+    /// no frame of the wake is lost to the order of the two.
     func updateStreaming(state: TurnState? = nil) {
         let idle = (state ?? turns.current.state) == .idle
         let silent = mux.isMuted || (idle && !settings.effective.turn.alwaysListening)
-        stt.setMuted(silent)
+        if silent {
+            stt.setMuted(true)
+            microphone.setStandby(true)
+        } else {
+            microphone.setStandby(false)
+            stt.setMuted(false)
+        }
     }
 }

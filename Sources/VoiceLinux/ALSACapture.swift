@@ -9,6 +9,8 @@ public enum AudioDeviceStatus: Equatable, Sendable {
     case stopped
     /// The device is open and streaming.
     case running(device: String, format: PCMFormat)
+    /// The device is open but stopped: nothing is captured until a wake (``ALSACapture/setStandby(_:)``).
+    case standby(device: String)
     /// The device failed or could not be opened; the next attempt comes after `retryIn`.
     case unavailable(device: String, reason: String, attempt: Int, retryIn: Duration)
 
@@ -25,6 +27,8 @@ public enum AudioDeviceStatus: Equatable, Sendable {
             return "\(what) stopped"
         case .running(let device, let format):
             return "\(what) on \(device) (\(format.sampleRate) Hz, \(format.period.wholeMilliseconds) ms periods)"
+        case .standby(let device):
+            return "\(what) \(device) standing by (not capturing until a wake)"
         case .unavailable(let device, let reason, let attempt, let retryIn):
             return "\(what) \(device) unavailable: \(reason); retry \(attempt) in \(retryIn.wholeMilliseconds) ms"
         }
@@ -38,6 +42,11 @@ public enum AudioDeviceStatus: Equatable, Sendable {
 /// vanishes (`ENODEV`, `EBADFD`, ...) or stalls, it is closed and reopened with backoff while
 /// ``status`` (and `onStatus`) says why, for the indicator and systemd's `STATUS=`. While muted,
 /// frames are read and discarded, so the device never overruns and nothing reaches the ring.
+///
+/// Standing by (``setStandby(_:)``: the daemon's idle speaker, waiting for the button), the device
+/// stays open but stopped (`snd_pcm_drop`) and the thread sleeps: no interrupts, no reads, no
+/// frame processing. Lifting it prepares the device again and the next read starts it, as after an
+/// overrun.
 public final class ALSACapture: @unchecked Sendable {
     // @unchecked: `loop` is touched only by the capture thread (or by a test driving `iterate()`
     // with no thread running); everything else is atomics, a Mutex or immutable.
@@ -80,7 +89,10 @@ public final class ALSACapture: @unchecked Sendable {
     public let stallTimeout: Duration
 
     private let muted = Atomic<Bool>(false)
-    private let stopSignal = WakeSignal()
+    private let standby = Atomic<Bool>(false)
+    /// Wakes the loop from its sleeps (a reopen backoff, standing by): raised to stop it and to lift
+    /// the standby.
+    private let wake = WakeSignal()
     private let shared = Mutex<(status: AudioDeviceStatus, statistics: Statistics)>((.stopped, Statistics()))
     private let loopThread = AudioLoopThread(name: "voiced-capture")
     private var loop: LoopState
@@ -91,6 +103,8 @@ public final class ALSACapture: @unchecked Sendable {
         var frame: [Int16]
         var filled = 0
         var sinceData: Duration = .zero
+        /// The device was stopped for the standby and must be prepared before the next read.
+        var stopped = false
     }
 
     /// - Parameters:
@@ -98,7 +112,8 @@ public final class ALSACapture: @unchecked Sendable {
     ///   - ring: where the frames go.
     ///   - backoff: the reopen delays.
     ///   - open: opens the device; tests pass fakes.
-    ///   - backoffSleep: waits between reopen attempts; by default a wait that `stop()` cuts short.
+    ///   - backoffSleep: waits between reopen attempts and while standing by; by default a wait that
+    ///     `stop()` (and lifting the standby) cuts short.
     ///   - frameObserver: sees every frame written to the ring, on the capture thread (keep it
     ///     short: the barge-in detector runs here to stay aligned with the playback reference).
     ///   - frameProcessor: runs on every frame before it is written to the ring, on the capture
@@ -135,6 +150,19 @@ public final class ALSACapture: @unchecked Sendable {
         set { muted.store(newValue, ordering: .relaxed) }
     }
 
+    /// Whether the capture stands by: the device stopped, nothing read.
+    public var isStandingBy: Bool { standby.load(ordering: .relaxed) }
+
+    /// Stands by (the device stopped, the thread asleep) or captures again; takes effect within
+    /// the loop's next step (at once when lifted: the sleeping thread is woken).
+    public func setStandby(_ on: Bool) {
+        standby.store(on, ordering: .relaxed)
+        if !on { wake.raise() }
+    }
+
+    /// How long the loop sleeps at a time while standing by (it beats the watchdog on each step).
+    public static let standbyBeat: Duration = .seconds(1)
+
     /// The current status.
     public var status: AudioDeviceStatus { shared.withLock { $0.status } }
 
@@ -151,7 +179,7 @@ public final class ALSACapture: @unchecked Sendable {
     }
 
     /// Stops the thread and closes the device; returns once the thread has finished.
-    public func stop() { loopThread.stop { stopSignal.raise() } }
+    public func stop() { loopThread.stop { wake.raise() } }
 
     /// Runs until the task is cancelled (for a service group).
     public func run() async throws {
@@ -164,8 +192,33 @@ public final class ALSACapture: @unchecked Sendable {
     func iterate() {
         loopHeartbeat?.beat()
         guard let device = loop.device else {
-            openDevice()
+            openDevice()  // even standing by: the status says whether the device is there
             return
+        }
+        if standby.load(ordering: .relaxed) {
+            if !loop.stopped {
+                _ = device.drop()  // a failure shows when it is prepared again
+                loop.stopped = true
+                loop.filled = 0
+                logger.info("capture standing by", metadata: ["device": "\(configuration.device)"])
+                setStatus(.standby(device: configuration.device))
+            } else if device.state == .disconnected {  // unplugged while standing by: the status says so now
+                lose(device: .configuration(device: configuration.device, problem: "the device was disconnected"))
+                return
+            }
+            sleep(Self.standbyBeat)
+            return
+        }
+        if loop.stopped {
+            loop.stopped = false
+            loop.sinceData = .zero
+            let code = device.prepare()
+            guard code >= 0 else {
+                lose(device: .failed("snd_pcm_prepare", code: code, device: configuration.device))
+                return
+            }
+            logger.info("capture resumed", metadata: ["device": "\(configuration.device)"])
+            setStatus(.running(device: configuration.device, format: device.format))
         }
         let remaining = frameSize - loop.filled
         let filled = loop.filled
@@ -215,6 +268,7 @@ public final class ALSACapture: @unchecked Sendable {
         loop.device = nil
         loop.filled = 0
         loop.sinceData = .zero
+        loop.stopped = false
         shared.withLock { $0.statistics.reopens += 1 }
         setStatus(.unavailable(device: configuration.device, reason: "\(error)", attempt: 0, retryIn: .zero))
     }
@@ -234,8 +288,13 @@ public final class ALSACapture: @unchecked Sendable {
                 "device": "\(configuration.device)", "error": "\(error)", "attempt": "\(attempt)", "retry_ms": "\(delay.wholeMilliseconds)",
             ])
             setStatus(.unavailable(device: configuration.device, reason: "\(error)", attempt: attempt, retryIn: delay))
-            if let backoffSleep { backoffSleep(delay) } else { stopSignal.wait(timeout: delay) }
+            sleep(delay)
         }
+    }
+
+    /// Sleeps between reopen attempts and while standing by: cut short by `stop()` and by lifting the standby.
+    private func sleep(_ duration: Duration) {
+        if let backoffSleep { backoffSleep(duration) } else { wake.wait(timeout: duration) }
     }
 
     private func deliver() {

@@ -37,6 +37,9 @@ public final class WAVCapture: Sendable {
     private let frameProcessor: (@Sendable (UnsafeMutableBufferPointer<Int16>) -> Void)?
     private let loopHeartbeat: Heartbeat?
     private let muted = Atomic<Bool>(false)
+    private let standby = Atomic<Bool>(false)
+    /// Wakes ``run()`` from its standby sleep.
+    private let doorbell = Doorbell()
     private let state = Mutex<(start: VoiceInstant?, frames: Int)>((nil, 0))
     private let room: Mutex<RoomHarness?>
     private let inRoom: Bool
@@ -83,7 +86,7 @@ public final class WAVCapture: Sendable {
     /// How long the clips and their gaps last (silence follows).
     public var duration: Duration { PlaybackChunk.duration(ofSamples: timeline.count) }
 
-    /// Frames written (or discarded while muted) so far.
+    /// Frames written (or discarded while muted, or gone by while standing by) so far.
     public var framesProduced: Int { state.withLock { $0.frames } }
 
     /// Whether every clip has been delivered.
@@ -95,6 +98,16 @@ public final class WAVCapture: Sendable {
         set { muted.store(newValue, ordering: .relaxed) }
     }
 
+    /// Whether the capture stands by: as a stopped device, the frames that fall due go by unheard
+    /// (not written, not processed) and ``run()`` sleeps instead of stepping every 20 ms.
+    public var isStandingBy: Bool { standby.load(ordering: .relaxed) }
+
+    /// Stands by or captures again (``ALSACapture/setStandby(_:)``'s counterpart).
+    public func setStandby(_ on: Bool) {
+        standby.store(on, ordering: .relaxed)
+        if !on { doorbell.ring() }
+    }
+
     /// Sets the instant the timeline starts (the first call to ``produce(upTo:)`` or ``run()``
     /// sets it otherwise).
     public func begin(at instant: VoiceInstant) {
@@ -102,7 +115,7 @@ public final class WAVCapture: Sendable {
     }
 
     /// Writes every frame whose last sample is due by `now`, as a microphone would have
-    /// delivered them; returns how many.
+    /// delivered them; returns how many (none while standing by: they go by unheard).
     @discardableResult
     public func produce(upTo now: VoiceInstant) -> Int {
         loopHeartbeat?.beat()
@@ -115,7 +128,7 @@ public final class WAVCapture: Sendable {
             state.frames += count
             return (first, count)
         }
-        guard count > 0 else { return 0 }
+        guard count > 0, !standby.load(ordering: .relaxed) else { return 0 }
         let isMuted = muted.load(ordering: .relaxed)
         var frame = [Int16](repeating: 0, count: Self.frameSize)
         var played = [Int16](repeating: 0, count: inRoom ? Self.frameSize : 0)
@@ -154,6 +167,10 @@ public final class WAVCapture: Sendable {
         begin(at: clock.now)
         while !Task.isCancelled {
             produce(upTo: clock.now)
+            if isStandingBy {  // asleep until lifted, beating the watchdog every second
+                await doorbell.sleep(until: clock.now + ALSACapture.standbyBeat, clock: clock)
+                continue
+            }
             do {
                 try await clock.sleep(until: nextDeadline)
             } catch {

@@ -9,6 +9,7 @@ import Foundation
 import Logging
 import Synchronization
 import VoiceCore
+import VoiceLinux
 import VoiceTesting
 
 // MARK: Timing
@@ -320,6 +321,63 @@ func turnLoopBenchmark() {
     report("post → handled, worst", microseconds(latencies[presses - 1]), "µs")
 }
 
+// MARK: Microphone standby
+
+/// What standing the microphone by costs a wake: `ALSACapture` on alsa-lib's `null` PCM (real
+/// alsa-lib calls, no sound card: the PCM has data at once), from lifting the standby on another
+/// thread (what the turn loop does on a wake) to the first 20 ms frame in the ring: waking the
+/// capture thread, `snd_pcm_prepare`, the read. A sound card adds its first period (20 ms) on
+/// top, as any start does.
+func standbyBenchmark() {
+    let ring = AudioRingBuffer(capacity: 16_000)
+    let capture = ALSACapture(configuration: .capture(device: "null"), ring: ring, logger: Logger(label: "voiced-bench"))
+    capture.setStandby(true)
+    do {
+        try capture.start()
+    } catch {
+        print("standby: the capture thread did not start: \(error)")
+        return
+    }
+    defer { capture.stop() }
+    func settle(_ done: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !done() {
+            if ContinuousClock.now > deadline { return false }
+            sched_yield()
+        }
+        return true
+    }
+    guard settle({ capture.status == .standby(device: "null") }) else {
+        print("standby: the null PCM did not stand by (status: \(capture.status))")
+        return
+    }
+    let wakes = 2_000
+    var latencies: [Duration] = []
+    latencies.reserveCapacity(wakes)
+    for _ in 0..<wakes {
+        let before = ring.statistics.written
+        let lifted = ContinuousClock.now
+        capture.setStandby(false)
+        guard settle({ ring.statistics.written > before }) else {
+            print("standby: no frame after the standby was lifted")
+            return
+        }
+        latencies.append(ContinuousClock.now - lifted)
+        capture.setStandby(true)
+        guard settle({ capture.status == .standby(device: "null") }) else {
+            print("standby: the capture did not stand by again")
+            return
+        }
+        _ = ring.read(maxCount: ring.fill)
+    }
+    latencies.sort()
+    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
+    print("microphone standby: the standby lifted, to the first frame in the ring (alsa-lib null PCM, \(wakes) wakes)")
+    report("lifted → first frame, median", microseconds(latencies[wakes / 2]), "µs")
+    report("lifted → first frame, 99th percentile", microseconds(latencies[wakes * 99 / 100]), "µs")
+    report("lifted → first frame, worst", microseconds(latencies[wakes - 1]), "µs")
+}
+
 // MARK: Registry
 
 /// Every benchmark, in the order `voiced-bench` runs them. Add new ones here
@@ -331,6 +389,7 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("controller", controllerCostBenchmark),
     ("turnloop", turnLoopBenchmark),
     ("simulate", simulateBenchmark),
+    ("standby", standbyBenchmark),
 ]
 
 // The controller logs one line per turn; a benchmark measures the logic, not a terminal.

@@ -55,6 +55,7 @@ import VoiceCore
         let kinds = statuses.all.map { status -> String in
             switch status {
             case .running: "running"
+            case .standby: "standby"
             case .unavailable(_, let reason, let attempt, let retry): "lost \(attempt) \(retry.wholeMilliseconds) \(reason.contains("No such device"))"
             case .stopped: "stopped"
             }
@@ -83,6 +84,78 @@ import VoiceCore
         for _ in 0..<3 { capture.iterate() }
         #expect(ring.fill == 0)
         #expect(capture.statistics.mutedFrames == 2)
+    }
+
+    @Test func standingByStopsTheDeviceAndReadsNothingUntilItIsLifted() {
+        let device = FakePCM()
+        device.scriptReads([320])
+        let ring = AudioRingBuffer()
+        let sleeps = Collector<Duration>()
+        let statuses = Collector<AudioDeviceStatus>()
+        let capture = Self.capture(ring: ring, opener: FakeOpener([.success(device)]), sleeps: sleeps, statuses: statuses)
+        capture.setStandby(true)
+        capture.iterate()  // the device is opened first, so that its status is true
+        #expect(device.record.withLock { $0.drops } == 0)
+        capture.iterate()  // then stopped
+        #expect(device.record.withLock { $0.drops } == 1)
+        #expect(capture.status == .standby(device: "fake"))
+        #expect(capture.status.statusText("microphone") == "microphone fake standing by (not capturing until a wake)")
+        #expect(!capture.status.isError)
+        for _ in 0..<3 { capture.iterate() }
+        // Nothing is read while standing by: the loop sleeps (1 s at most, to beat the watchdog).
+        #expect(device.record.withLock { $0.reads } == [320])
+        #expect(sleeps.all == [.seconds(1), .seconds(1), .seconds(1), .seconds(1)])
+        #expect(ring.fill == 0)
+        #expect(device.record.withLock { $0.drops } == 1)
+
+        capture.setStandby(false)
+        capture.iterate()  // prepared again, and the frame read
+        #expect(device.record.withLock { $0.prepares } == 1)
+        #expect(ring.fill == 320)
+        #expect(capture.statistics.frames == 1)
+        let kinds = statuses.all.map { status -> String in
+            switch status {
+            case .running: "running"
+            case .standby: "standby"
+            case .unavailable: "lost"
+            case .stopped: "stopped"
+            }
+        }
+        #expect(kinds == ["running", "standby", "running"])
+    }
+
+    @Test func aDeviceUnpluggedWhileStandingByIsReportedAndReopened() {
+        let device = FakePCM()
+        let opener = FakeOpener([.success(device)])
+        let capture = Self.capture(ring: AudioRingBuffer(), opener: opener)
+        capture.setStandby(true)
+        capture.iterate()
+        capture.iterate()
+        device.record.withLock { $0.state = .disconnected }
+        capture.iterate()
+        #expect(capture.statistics.reopens == 1)
+        capture.iterate()  // the reopen fails: no such device
+        #expect(capture.status.isError)
+        #expect(capture.status.statusText("microphone").contains("microphone fake unavailable"))
+    }
+
+    @Test func aDeviceThatCannotBePreparedAfterStandbyIsReopened() {
+        let device = FakePCM()
+        let opener = FakeOpener([.success(device), .success(FakePCM())])
+        let capture = Self.capture(ring: AudioRingBuffer(), opener: opener)
+        capture.setStandby(true)
+        capture.iterate()
+        capture.iterate()
+        device.record.withLock { $0.prepareResult = -ENODEV }
+        capture.setStandby(false)
+        capture.iterate()
+        #expect(capture.statistics.reopens == 1)
+        capture.iterate()
+        #expect(opener.attempts.load(ordering: .relaxed) == 2)
+        guard case .running = capture.status else {
+            Issue.record("not running again: \(capture.status)")
+            return
+        }
     }
 
     // MARK: - Real ALSA PCMs

@@ -12,6 +12,7 @@ final class FakePCM: PCMDevice, @unchecked Sendable {
         var recoverResult: Int32 = 0
         var drops = 0
         var prepares = 0
+        var prepareResult: Int32 = 0
         var waits = 0
         var waitResult: Int32 = 1
         var delay = 0
@@ -85,11 +86,11 @@ final class FakePCM: PCMDevice, @unchecked Sendable {
     }
 
     func prepare() -> Int32 {
-        record.withLock {
-            $0.prepares += 1
-            $0.state = .prepared
+        record.withLock { record -> Int32 in
+            record.prepares += 1
+            if record.prepareResult == 0 { record.state = .prepared }
+            return record.prepareResult
         }
-        return 0
     }
 
     func delay() -> Int { record.withLock { $0.delay } }

@@ -81,6 +81,23 @@ import VoiceTesting
         #expect(ring.fill == 320)
     }
 
+    @Test func standingByWritesNothingAndTheTimelineMovesOn() {
+        let ring = AudioRingBuffer()
+        let processed = Collector<Int>()
+        let capture = WAVCapture(clips: [WAVCapture.Clip(samples: Self.ramp(960))], ring: ring, clock: ManualClock(),
+                                 frameProcessor: { processed.append($0.count) })
+        capture.setStandby(true)
+        #expect(capture.isStandingBy)
+        capture.begin(at: .zero)
+        // Like a stopped device: the frames due go by unheard, not even to the frame processor.
+        #expect(capture.produce(upTo: .milliseconds(40)) == 0)
+        #expect(ring.fill == 0 && processed.all.isEmpty)
+        capture.setStandby(false)
+        #expect(capture.produce(upTo: .milliseconds(60)) == 1)
+        #expect(ring.read(maxCount: 320) == Array(Self.ramp(960)[640..<960]))
+        #expect(processed.all == [320])
+    }
+
     @Test func clipsLoadFromWAVFilesOfAnyRate() throws {
         let path = ALSAPCMTests.temporaryPath("espeak.wav")
         defer { unlink(path) }

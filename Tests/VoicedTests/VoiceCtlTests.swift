@@ -58,6 +58,31 @@ import VoiceTesting
         #expect(try d.voicectl(["mute", "maybe"]).status == 64)
     }
 
+    /// Not listening (IDLE without `always_listening`, or muted), the microphone stands by: nothing
+    /// is captured, and `voicectl status` says so. A wake starts it before the wake returns.
+    @Test func theIdleMicrophoneStandsByUntilAWake() throws {
+        let d = try DaemonHarness()
+        func written() throws -> Int {
+            let json = try d.voicectl(["status", "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            return try #require((object?["ring_buffer"] as? [String: Any])?["written_samples"] as? Int, "\(json.stdout)")
+        }
+        let idle = try d.voicectl(["status"])
+        #expect(idle.stdout.contains("device       microphone: WAV file") && idle.stdout.contains("standing by"), "\(idle.stdout)")
+        let before = try written()
+        usleep(300_000)
+        #expect(try written() == before, "the idle microphone captured audio")
+
+        #expect(try d.voicectl(["wake"]).status == 0)
+        let listening = try d.voicectl(["status"])
+        #expect(!listening.stdout.contains("standing by"), "\(listening.stdout)")
+        usleep(300_000)  // listen_timeout_ms = 1000: still LISTENING
+        #expect(try written() >= before + 3 * 320, "no audio captured after the wake")
+
+        usleep(1_500_000)  // the wake heard nothing and timed out: IDLE again
+        #expect(try d.voicectl(["status"]).stdout.contains("standing by"))
+    }
+
     @Test func historyMetricsAndWatch() throws {
         let d = try DaemonHarness()
         #expect(try d.voicectl(["history", "-n", "5"]).stdout.contains("no turns yet"))
