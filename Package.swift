@@ -121,6 +121,15 @@ let package = Package(
                 "VoiceCore", "VoiceDaemon", "VoiceLinux", "VoiceProviders", "VoiceTelemetry", "VoiceTesting", "VoiceSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            // The release daemon, linked for a small resident footprint (docs/benchmarks.md,
+            // "Footprint"): lld packs the relative relocations (DT_RELR, glibc 2.36 and later), so
+            // the loader no longer keeps 2.5 MB of relocation records resident; and the executable
+            // exports no symbols (the static Swift runtime's link flags export ours, which nothing
+            // looks up: 2.4 MB of symbol tables the loader searched on every library symbol).
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                              "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .executableTarget(
