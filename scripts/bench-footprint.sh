@@ -6,9 +6,10 @@
 #   streaming     always_listening = true: silence streamed to the fake Deepgram
 #   idle-noaec, streaming-noaec   the same with audio.echo_cancellation = false (the canceller's share)
 #   demo          the README's three-turn conversation (voiced-demo), followed to the end: peak memory
-# For each it prints CPU-s per minute, VmRSS, private memory, threads, wakeups/s (context switches
-# of all threads), the shared libraries mapped, then the per-thread split, the largest mappings and
-# the binary's size (as built, and stripped as the package ships it).
+# For each it prints CPU-s per minute, VmRSS, Pss (each shared page divided among the processes
+# mapping it), private memory, threads, wakeups/s (context switches of all threads), the shared
+# libraries mapped, then the per-thread split, the largest mappings and the binary's size (as built,
+# and stripped as the package ships it).
 #
 #   scripts/bench-footprint.sh [--window S] [--runs N] [--no-build] [--bin DIR] [--peers] [--only LIST]
 #     --window S     seconds per measurement window (default 60), after a 5 s warm-up
@@ -102,7 +103,9 @@ import json, sys
 name, r = sys.argv[1], json.loads(sys.argv[2])
 rss = r.get("rss_mb", r.get("peak_rss_mb"))
 label = "peak VmRSS" if "peak_rss_mb" in r else "VmRSS"
-print(f"{name:18} {r['cpu_s_per_min']:7.2f} CPU-s/min  {label} {rss:6.1f} MB  private {r['private_mb']:5.1f} MB"
+pss = r.get("pss_mb", r.get("peak_pss_mb"))
+pss = f"  {'peak ' if 'peak_pss_mb' in r else ''}Pss {pss:6.1f} MB" if pss is not None else ""
+print(f"{name:18} {r['cpu_s_per_min']:7.2f} CPU-s/min  {label} {rss:6.1f} MB{pss}  private {r['private_mb']:5.1f} MB"
       f"  threads {r['threads']:3}  wakeups {r['wakeups_per_s']:6.1f}/s  libs {r['libs']:3}  ({r['seconds']} s)")
 for comm, t in r.get("per_thread", {}).items():
     print(f"    thread {comm:16} x{t['n']}  {t['cpu_s_per_min']:6.2f} CPU-s/min  {t['wakeups_per_s']:6.1f} wakeups/s")

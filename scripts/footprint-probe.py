@@ -10,6 +10,8 @@ Figures:
   wakeups_per_s  voluntary + nonvoluntary context switches summed over /proc/PID/task/*/status
   rss_mb         VmRSS at the end of the window (follow: its maximum, VmHWM)
   private_mb     Private_Clean + Private_Dirty (/proc/PID/smaps_rollup)
+  pss_mb         Pss (/proc/PID/smaps_rollup): each shared page divided by the processes mapping it,
+                 the fairer figure for shared libraries (follow: its maximum, peak_pss_mb)
   threads        Threads: (follow: the maximum seen)
   libs           distinct shared objects mapped (*.so*)
 """
@@ -55,12 +57,15 @@ def kb(value):
     return int(value.split()[0])
 
 
-def private_kb(pid):
-    total = 0
+def rollup_kb(pid):
+    """(Private_Clean + Private_Dirty, Pss) from /proc/PID/smaps_rollup, kB."""
+    private = pss = 0
     for line in read(f"/proc/{pid}/smaps_rollup").splitlines():
         if line.startswith(("Private_Clean:", "Private_Dirty:")):
-            total += kb(line.split(":", 1)[1])
-    return total
+            private += kb(line.split(":", 1)[1])
+        elif line.startswith("Pss:"):
+            pss = kb(line.split(":", 1)[1])
+    return private, pss
 
 
 def libs(pid):
@@ -74,20 +79,22 @@ def libs(pid):
 
 def snapshot(pid):
     s = status(pid)
+    private, pss = rollup_kb(pid)
     return {
         "t": time.monotonic(), "cpu": cpu_ticks(pid), "switches": switches(pid),
         "rss_kb": kb(s["VmRSS"]), "hwm_kb": kb(s["VmHWM"]), "threads": int(s["Threads"]),
-        "private_kb": private_kb(pid), "libs": libs(pid),
+        "private_kb": private, "pss_kb": pss, "libs": libs(pid),
     }
 
 
-def figures(a, b, rss_kb, threads):
+def figures(a, b, rss_kb, threads, pss_kb):
     wall = b["t"] - a["t"]
     return {
         "seconds": round(wall, 1),
         "cpu_s_per_min": round((b["cpu"] - a["cpu"]) / TICK / wall * 60, 3),
         "wakeups_per_s": round((b["switches"] - a["switches"]) / wall, 1),
         "rss_mb": round(rss_kb / 1024, 1),
+        "pss_mb": round(pss_kb / 1024, 1),
         "private_mb": round(b["private_kb"] / 1024, 1),
         "threads": threads,
         "libs": b["libs"],
@@ -114,7 +121,7 @@ def window(pid, seconds, warmup):
     a, ta = snapshot(pid), per_thread(pid)
     time.sleep(seconds)
     b, tb = snapshot(pid), per_thread(pid)
-    out = figures(a, b, b["rss_kb"], b["threads"])
+    out = figures(a, b, b["rss_kb"], b["threads"], b["pss_kb"])
     wall = b["t"] - a["t"]
     by_name = {}
     for tid, (comm, cpu, sw) in tb.items():
@@ -130,7 +137,7 @@ def window(pid, seconds, warmup):
 
 def follow(pid):
     first = last = snapshot(pid)
-    max_threads = first["threads"]
+    max_threads, max_pss = first["threads"], first["pss_kb"]
     while True:
         time.sleep(0.2)
         try:
@@ -138,8 +145,10 @@ def follow(pid):
         except (FileNotFoundError, ProcessLookupError, KeyError, IndexError):
             break
         max_threads = max(max_threads, last["threads"])
-    out = figures(first, last, last["hwm_kb"], max_threads)
+        max_pss = max(max_pss, last["pss_kb"])
+    out = figures(first, last, last["hwm_kb"], max_threads, max_pss)
     out["peak_rss_mb"] = out.pop("rss_mb")
+    out["peak_pss_mb"] = out.pop("pss_mb")
     return out
 
 
