@@ -6,9 +6,12 @@
 #   streaming     always_listening = true: silence streamed to the fake Deepgram
 #   idle-noaec, streaming-noaec   the same with audio.echo_cancellation = false (the canceller's share)
 #   demo          the README's three-turn conversation (voiced-demo), followed to the end: peak memory
-# For each it prints CPU-s per minute, VmRSS, private memory, threads, wakeups/s (context switches
-# of all threads), the shared libraries mapped, then the per-thread split, the largest mappings and
-# the binary's size (as built, and stripped as the package ships it).
+# For each it prints CPU-s per minute, VmRSS, Pss (each shared page divided among the processes
+# mapping it), private memory, threads, wakeups/s (context switches of all threads), the shared
+# libraries mapped, then the per-thread split, the largest mappings, the binary's resident pages by
+# Swift module / C library / ELF section and the shared libraries by the dependency that brings them
+# (footprint-probe.py pages: run as root, it reads /proc/PID/pagemap), and the binary's size (as
+# built, and stripped as the package ships it).
 #
 #   scripts/bench-footprint.sh [--window S] [--runs N] [--no-build] [--bin DIR] [--peers] [--only LIST]
 #     --window S     seconds per measurement window (default 60), after a 5 s warm-up
@@ -102,7 +105,9 @@ import json, sys
 name, r = sys.argv[1], json.loads(sys.argv[2])
 rss = r.get("rss_mb", r.get("peak_rss_mb"))
 label = "peak VmRSS" if "peak_rss_mb" in r else "VmRSS"
-print(f"{name:18} {r['cpu_s_per_min']:7.2f} CPU-s/min  {label} {rss:6.1f} MB  private {r['private_mb']:5.1f} MB"
+pss = r.get("pss_mb", r.get("peak_pss_mb"))
+pss = f"  {'peak ' if 'peak_pss_mb' in r else ''}Pss {pss:6.1f} MB" if pss is not None else ""
+print(f"{name:18} {r['cpu_s_per_min']:7.2f} CPU-s/min  {label} {rss:6.1f} MB{pss}  private {r['private_mb']:5.1f} MB"
       f"  threads {r['threads']:3}  wakeups {r['wakeups_per_s']:6.1f}/s  libs {r['libs']:3}  ({r['seconds']} s)")
 for comm, t in r.get("per_thread", {}).items():
     print(f"    thread {comm:16} x{t['n']}  {t['cpu_s_per_min']:6.2f} CPU-s/min  {t['wakeups_per_s']:6.1f} wakeups/s")
@@ -140,7 +145,11 @@ EOF
     local pid=$!
     for _ in $(seq 100); do [ -S "$out/control.sock" ] && break; sleep 0.1; done
     results+=$(python3 "$probe" window "$pid" "$window" --warmup 5)$'\n'
-    [ "$i" -lt "$runs" ] || python3 "$probe" breakdown "$pid" >"$dir/breakdown-$name.json"
+    if [ "$i" = "$runs" ]; then
+      python3 "$probe" breakdown "$pid" >"$dir/breakdown-$name.json"
+      python3 "$probe" pages "$pid" "$bin/voiced" >"$dir/pages-$name.json" ||
+        echo "bench-footprint: note: footprint-probe.py pages failed (it reads /proc/$pid/pagemap: root only)" >&2
+    fi
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
   show "$name" "$(printf %s "$results" | median)"
@@ -182,6 +191,28 @@ for r in rows[:12]:
     print(f"    {r['rss_kb']:7} {r['private_kb']:7}  {r['file']}")
 rest = rows[12:]
 print(f"    {sum(r['rss_kb'] for r in rest):7} {sum(r['private_kb'] for r in rest):7}  {len(rest)} more mappings")
+EOF
+fi
+pages="${first/breakdown-/pages-}"
+if [ -n "$first" ] && [ -s "$pages" ]; then
+  python3 - "$pages" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+split = ", ".join(f"{k} {v / 1024:.1f}" for k, v in r["vmrss_split_kb"].items())
+print(f"VmRSS {r['vmrss_kb'] / 1024:.1f} MB: {split} (MB)")
+print(f"binary's resident pages: {r['resident_kb']} kB ({r['file_kb']} kB page cache, {r['anon_kb']} kB anonymous:"
+      f" relocated or written); by component, kB resident / anonymous / size in the binary"
+      f" ([name]: bytes of that section no symbol covers; a page is split by bytes)")
+comps = r["components"]
+for c in comps[:15]:
+    print(f"    {c['resident_kb']:7.0f} {c['anon_kb']:6.0f} {c['size_kb']:8.0f}  {c['name']}")
+rest = comps[15:]
+print(f"    {sum(c['resident_kb'] for c in rest):7.0f} {sum(c['anon_kb'] for c in rest):6.0f}"
+      f" {sum(c['size_kb'] for c in rest):8.0f}  {len(rest)} more components")
+print("    by section:", ", ".join(f"{s['name']} {s['resident_kb']:.0f}" for s in r["sections"][:10]), "kB")
+print("shared libraries by the dependency that brings them: Rss / Pss / private, kB")
+for g in r["library_groups"]:
+    print(f"    {g['rss_kb']:6} {g['pss_kb']:6} {g['private_kb']:6}  {g['group']}: {', '.join(g['libs'])}")
 EOF
 fi
 
