@@ -59,6 +59,9 @@ public final class TurnService: Service, Sendable {
     private let wakeups: DispatchSemaphore
     private let status: Mutex<TurnSnapshot>
     private let observers = Mutex<[@Sendable (TurnNotification) -> Void]>([])
+    /// Whether the input being handled dropped playback: reset by the input observer, set by the
+    /// action observer, read by a barge-in's `handled` callback (all three on the turn loop).
+    private let droppedPlayback = Atomic<Bool>(false)
     private let logger: Logger
 
     public init(controller: TurnController, llm: any LanguageModel, tts: any TextToSpeech, fallbackTTS: any TextToSpeech,
@@ -94,7 +97,7 @@ public final class TurnService: Service, Sendable {
     @discardableResult
     public func postAndWait(_ input: TurnInput, timeout: Duration = .seconds(2)) -> TurnSnapshot {
         let done = Mutex(false)
-        engine.post(input) { done.withLock { $0 = true } }
+        post(input, bargingInAs: input == .button ? "button" : nil) { done.withLock { $0 = true } }
         let deadline = ContinuousClock.now + timeout
         while !done.withLock({ $0 }), ContinuousClock.now < deadline {
             usleep(200)  // the control thread only: the loop answers within microseconds
@@ -108,7 +111,7 @@ public final class TurnService: Service, Sendable {
     }
 
     /// A short press of the button. It only enqueues (ahead of everything queued).
-    public func buttonPressed() { engine.post(.button) }
+    public func buttonPressed() { post(.button, bargingInAs: "button") }
 
     /// `voicectl wake` / `interrupt`: a press, answered with the state it led to.
     public func pressAndWait() -> TurnSnapshot { postAndWait(.button) }
@@ -116,7 +119,30 @@ public final class TurnService: Service, Sendable {
     /// A speech event from speech-to-text or from the local voice activity detector. The
     /// controller decides what it may do (while SPEAKING only the local detector barges in, and
     /// only with barge-in by voice on: the cloud transcribes the speaker's own voice too).
-    public func speech(_ event: SpeechEvent, from source: SpeechSource) { engine.post(.speech(event, from: source)) }
+    public func speech(_ event: SpeechEvent, from source: SpeechSource) {
+        post(.speech(event, from: source), bargingInAs: source == .localVoiceActivity && event == .speechStarted ? "voice" : nil)
+    }
+
+    /// Posts `input`; when it may barge in (`source` names how: a press, the local detector's
+    /// speech start) and does drop playback, logs how long the turn loop took from the post to
+    /// the playback dropped and the answer's calls cancelled (`post_to_drop_us`).
+    private func post(_ input: TurnInput, bargingInAs source: String?, handled: (@Sendable () -> Void)? = nil) {
+        guard let source else {
+            engine.post(input, handled: handled)
+            return
+        }
+        let posted = ContinuousClock.now
+        engine.post(input) { [weak self] in
+            if let self, self.droppedPlayback.load(ordering: .relaxed) {
+                let elapsed = ContinuousClock.now - posted
+                self.logger.notice("barge-in: playback dropped", metadata: [
+                    "event": "barge_in", "source": "\(source)", "turn": "\(self.current.turn.map(String.init) ?? "-")",
+                    "post_to_drop_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
+                ])
+            }
+            handled?()
+        }
+    }
 
     /// Changes the turn-taking settings live.
     public func update(settings: TurnSettings) {
@@ -196,6 +222,7 @@ public final class TurnService: Service, Sendable {
     }
 
     private func observe(_ input: TurnInput) {
+        droppedPlayback.store(false, ordering: .relaxed)
         switch input {
         case .speech(let event, .speechToText): notify(.speech(event))  // what was heard; a local barge-in shows as its transition
         case .llm(_, .failed(let message)): notify(.providerFailed(provider: "llm", turn: status.withLock { $0.turn }, message: message))
@@ -206,6 +233,8 @@ public final class TurnService: Service, Sendable {
 
     private func observe(_ action: TurnAction) {
         switch action {
+        case .dropPlayback:
+            droppedPlayback.store(true, ordering: .relaxed)
         case .transitioned(let event):
             // The controller logs the transition (one line per fact).
             notify(.transition(event))

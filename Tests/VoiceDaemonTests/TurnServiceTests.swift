@@ -18,7 +18,7 @@ final class Harness {
     let service: TurnService
     let notes = Notes()
 
-    init(bargeInByVoice: Bool = true) {
+    init(bargeInByVoice: Bool = true, logs: InMemoryLogHandler.Store? = nil) {
         llm = ScriptedLanguageModel(clock: clock, replies: ["It is sunny. Enjoy your day!"])
         tts = ScriptedTextToSpeech(clock: clock)
         playback = VirtualPlayback(clock: clock)
@@ -28,7 +28,7 @@ final class Harness {
         service = TurnService(controller: TurnController(settings: settings, clock: clock), llm: llm, tts: tts,
                               fallbackTTS: ScriptedTextToSpeech(clock: clock), playback: playback,
                               indicator: RecordingIndicator(), scheduler: clock,
-                              logger: Logger(label: "test"))
+                              logger: logs.map { InMemoryLogHandler.logger(label: "test", store: $0) } ?? Logger(label: "test"))
         service.observe { [notes] note in notes.list.withLock { $0.append(note) } }
     }
 
@@ -74,6 +74,32 @@ final class Harness {
         #expect(h.service.current.state == .listening)
         #expect(h.service.current.lastTurn?.status == .interrupted)
         #expect(h.playback.drops == [.milliseconds(2400)])
+    }
+
+    /// A barge-in says in the log how long the turn loop took from the post to the playback
+    /// dropped (and the answer's calls cancelled); a press that drops nothing says nothing.
+    @Test func aBargeInLogsHowSoonPlaybackWasDropped() {
+        let logs = InMemoryLogHandler.Store()
+        let h = Harness(logs: logs)
+        h.askAndAdvance(to: 2400)
+        #expect(h.service.current.state == .speaking)
+        func bargeIns() -> [InMemoryLogHandler.Entry] { logs.entries.filter { $0.message == "barge-in: playback dropped" } }
+        #expect(bargeIns().isEmpty)  // the wake press dropped nothing
+        h.service.buttonPressed()
+        #expect(h.service.current.state == .listening)
+        let line = bargeIns().first
+        #expect(line?.metadata["event"] == "barge_in" && line?.metadata["source"] == "button" && line?.metadata["turn"] == "1")
+        #expect(line?.metadata["post_to_drop_us"].flatMap { Int("\($0)") }.map { $0 >= 0 } == true, "\(String(describing: line))")
+
+        h.service.speech(.speechStarted, from: .localVoiceActivity)  // LISTENING: nothing to drop
+        #expect(bargeIns().count == 1)
+
+        let voiceLogs = InMemoryLogHandler.Store()
+        let voice = Harness(logs: voiceLogs)
+        voice.askAndAdvance(to: 2400)
+        voice.service.speech(.speechStarted, from: .localVoiceActivity)
+        #expect(voice.service.current.state == .listening)
+        #expect(voiceLogs.entries.filter { $0.message == "barge-in: playback dropped" }.map { $0.metadata["source"] } == ["voice"])
     }
 
     @Test func withBargeInByVoiceOffOnlyTheButtonInterrupts() {

@@ -194,6 +194,9 @@ if wants 2 || wants 3 || wants 4 || wants 5; then
   fi
   wait_for 60 turn_finished 3 || say "turn 3 did not finish"
   event "turn3 done"
+  # How long the turn loop took from the press to the playback dropped (voiced logs each barge-in).
+  drop_us=$(journalctl -u voiced -q -o json EVENT=barge_in 2>/dev/null | tail -1 | jfield POST_TO_DROP_US)
+  [ -z "$drop_us" ] || figure press_to_drop_us "$drop_us"
   sleep 2
   kill "$leds_pid" "$rec_pid" "$anchors_pid" 2>/dev/null
   wait "$rec_pid" 2>/dev/null
