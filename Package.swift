@@ -138,7 +138,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "voiced-bench",
-            dependencies: ["VoiceCore", "VoiceLinux", "VoiceTesting", "VoiceSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VoiceCore", "VoiceLinux", "VoiceProviders", "VoiceTesting", "VoiceSupport",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // The echo benchmark (scripts/bench-echo.sh): the capture path in the room harness.
         .executableTarget(

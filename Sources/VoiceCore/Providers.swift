@@ -23,6 +23,12 @@ public struct LLMRequest: Equatable, Sendable {
     public var turn: Int
     public var call: Int
     public var messages: [ChatMessage]
+
+    public init(turn: Int, call: Int, messages: [ChatMessage]) {
+        self.turn = turn
+        self.call = call
+        self.messages = messages
+    }
 }
 
 /// What the language model streams back for one call.

@@ -10,6 +10,7 @@ import Logging
 import Synchronization
 import VoiceCore
 import VoiceLinux
+import VoiceProviders
 import VoiceTesting
 
 // MARK: Timing
@@ -211,6 +212,41 @@ func latencyModesBenchmark() {
     }
 }
 
+/// What the daemon does between the commit and the first audio handed to playback when the
+/// answer's first sentence is already synthesised and held (`at_final` + `preemptive_tts`, turns 1
+/// and 3 of `modes`): the commit-hold timer fires, the controller commits and releases the held
+/// audio to playback. Measured in real time around the manual clock's step to the commit instant
+/// (the controller, the answer pipeline, the actions and the scenario's own recording); the hop
+/// onto the turn loop's thread is `turnloop`'s figure.
+func commitBenchmark() {
+    let scenario = threeTurnScenario(.atFinal, preemptive: true)
+    let reference = ScenarioRunner(scenario: scenario).run()
+    let commits = reference.entries("state").filter { $0.field("to") == .string("committed") }.map(\.time)
+    let audio = Set(reference.entries("audio_start").map(\.time))
+    let held = commits.filter { audio.contains($0) }  // the commits whose audio starts at once
+    guard !held.isEmpty else {
+        print("commit: no commit released held audio (the scenario changed?)")
+        return
+    }
+    var samples: [Duration] = []
+    for _ in 0..<500 {
+        let runner = ScenarioRunner(scenario: scenario)
+        runner.scheduleEvents()
+        for commit in held {
+            runner.clock.advance(to: commit + .milliseconds(-1))
+            let start = ContinuousClock.now
+            runner.clock.advance(to: commit)
+            samples.append(ContinuousClock.now - start)
+        }
+        runner.clock.runUntilIdle()
+    }
+    samples.sort()
+    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
+    print("commit: the commit-hold timer fires with the first sentence's audio held, to that audio handed to playback (\(samples.count) commits)")
+    report("commit → audio to playback, median", microseconds(samples[samples.count / 2]), "µs")
+    report("commit → audio to playback, 99th percentile", microseconds(samples[samples.count * 99 / 100]), "µs")
+}
+
 func controllerCostBenchmark() {
     // Record the inputs of a long conversation once, then replay them into a bare controller.
     var scenario = threeTurnScenario(.afterDebounce, preemptive: false)
@@ -378,6 +414,108 @@ func standbyBenchmark() {
     report("lifted → first frame, worst", microseconds(latencies[wakes - 1]), "µs")
 }
 
+// MARK: Stalled transfer teardown
+
+/// A loopback HTTP server that answers each chat request with one streamed token, then stalls
+/// (sends nothing more, keeps the connection open) and notes when the client closes it.
+final class StallingServer: @unchecked Sendable {
+    // @unchecked: `fd` and `port` are set before the thread starts; `closedAt` is behind its mutex.
+    let port: UInt16
+    private let fd: Int32
+    let tokenSent = DispatchSemaphore(value: 0)
+    let closed = DispatchSemaphore(value: 0)
+    let closedAt = Mutex<ContinuousClock.Instant?>(nil)
+
+    init?() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard fd >= 0, bound else { return nil }
+        self.fd = fd
+        port = UInt16(bigEndian: address.sin_port)
+        Thread { [self] in serve() }.start()
+    }
+
+    private func serve() {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let event = "data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"}}]}\n\n"
+        let chunk = String(event.utf8.count, radix: 16) + "\r\n" + event + "\r\n"
+        while true {
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { return }
+            var request: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            // The request's head, then its body (Content-Length bytes).
+            while true {
+                let n = read(client, &buffer, buffer.count)
+                guard n > 0 else { break }
+                request += buffer[0..<n]
+                let text = String(decoding: request, as: UTF8.self)
+                if let end = text.range(of: "\r\n\r\n") {
+                    let length = text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                    if text.utf8.distance(from: end.upperBound.samePosition(in: text.utf8) ?? text.utf8.endIndex, to: text.utf8.endIndex) >= length { break }
+                }
+            }
+            let reply = Array((head + chunk).utf8)
+            _ = reply.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            tokenSent.signal()
+            while read(client, &buffer, buffer.count) > 0 {}  // stalled: wait for the client to let go
+            closedAt.withLock { $0 = ContinuousClock.now }
+            close(client)
+            closed.signal()
+        }
+    }
+}
+
+/// A barge-in cancels the answer's LLM call while its transfer is stalled mid-stream: from
+/// `cancel(call:)` to the server seeing the connection closed. The real `OpenAIChat` on the real
+/// curl loop (its own thread) against a loopback server that sent one token and went quiet.
+func teardownBenchmark() {
+    guard let server = StallingServer() else {
+        print("teardown: cannot listen on loopback")
+        return
+    }
+    let chat: OpenAIChat
+    do {
+        chat = try OpenAIChat(configuration: OpenAIChatConfiguration(baseURL: "http://127.0.0.1:\(server.port)/v1", apiKey: Secret("bench")))
+    } catch {
+        print("teardown: \(error)")
+        return
+    }
+    let calls = 300
+    var latencies: [Duration] = []
+    for call in 1...calls {
+        let token = DispatchSemaphore(value: 0)
+        chat.start(LLMRequest(turn: call, call: call, messages: [ChatMessage(role: .user, content: "Tell me a story.")])) { event in
+            if case .token = event { token.signal() }
+        }
+        guard token.wait(timeout: .now() + 5) == .success, server.tokenSent.wait(timeout: .now() + 5) == .success else {
+            print("teardown: no token from the loopback server")
+            return
+        }
+        usleep(2_000)  // stalled: nothing more comes
+        let cancelled = ContinuousClock.now
+        chat.cancel(call: call)
+        guard server.closed.wait(timeout: .now() + 5) == .success, let closedAt = server.closedAt.withLock({ $0 }) else {
+            print("teardown: the cancelled transfer's connection was not closed within 5 s")
+            return
+        }
+        latencies.append(closedAt - cancelled)
+    }
+    latencies.sort()
+    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
+    print("stalled transfer teardown: LLM call cancelled mid-stream, to the server seeing the connection closed (\(calls) calls)")
+    report("cancel → connection closed, median", microseconds(latencies[calls / 2]), "µs")
+    report("cancel → connection closed, 99th percentile", microseconds(latencies[calls * 99 / 100]), "µs")
+    report("cancel → connection closed, worst", microseconds(latencies[calls - 1]), "µs")
+}
+
 // MARK: Registry
 
 /// Every benchmark, in the order `voiced-bench` runs them. Add new ones here
@@ -390,6 +528,8 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("turnloop", turnLoopBenchmark),
     ("simulate", simulateBenchmark),
     ("standby", standbyBenchmark),
+    ("teardown", teardownBenchmark),
+    ("commit", commitBenchmark),
 ]
 
 // The controller logs one line per turn; a benchmark measures the logic, not a terminal.
