@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "VoiceProviders",
             dependencies: [
-                "VoiceCore", "VoiceDSP", "CCurl",
+                "VoiceCore", "VoiceDSP", "VoiceSupport", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "VoiceTelemetry",
             dependencies: [
-                "VoiceCore", "CSQLite", "CLibPQ",
+                "VoiceCore", "VoiceSupport", "CSQLite", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

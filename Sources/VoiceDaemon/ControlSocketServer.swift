@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 import VoiceControl
@@ -176,7 +176,7 @@ public final class ControlSocketServer: @unchecked Sendable {
 
     /// Creates the socket (replacing a stale one) with mode 0660 and the group, and starts serving.
     public func start() throws(SocketError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: path)
         if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
@@ -219,7 +219,7 @@ public final class ControlSocketServer: @unchecked Sendable {
         }
         stopping.store(false, ordering: .sequentiallyConsistent)
         let body = Box { [self] in
-            Thread.current.name = "voiced-control"  // sets the OS thread's name, as `top -H` shows it
+            NamedThread.setCurrentThreadName("voiced-control")  // the OS thread's name, as `top -H` shows it
             serve(listener: fd, waker: waker)
         }
         var thread = pthread_t()

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Synchronization
 import VoiceCore
@@ -32,7 +33,7 @@ public final class MuteState: Sendable {
         } else if unlink(file) != 0 && errno != ENOENT {
             throw MuteStateError(file: file, errno: errno)
         }
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = PathText.directory(of: file)
         let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 {
             _ = fsync(dfd)

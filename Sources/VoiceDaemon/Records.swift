@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 import VoiceCore
@@ -16,7 +16,7 @@ struct Records: Sendable {
         writerConfiguration.sizeLimitBytes = Int64(config.telemetry.maxSizeMiB) << 20
         let writer: TelemetryWriter
         do {
-            try FileManager.default.createDirectory(atPath: (config.telemetry.database as NSString).deletingLastPathComponent,
+            try FileManager.default.createDirectory(atPath: PathText.directory(of: config.telemetry.database),
                                                     withIntermediateDirectories: true)
             writer = try TelemetryWriter(configuration: writerConfiguration, origin: Date(),
                                          logger: logger.with(label: "voiced.telemetry"))

@@ -1,8 +1,10 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import Synchronization
 import VoiceControl
 import VoiceCore
+import VoiceProviders
 import VoiceSupport
 
 /// The settings `voicectl settings` may change while the daemon runs: the configuration keys
@@ -92,11 +94,11 @@ public final class SettingsStore: Sendable {
     /// Reads a value typed on a command line: TOML (`600`, `true`, `"x"`), a bare word as a
     /// string, `30%` as 0.30, and `a,b,c` as a list where the setting is a list.
     public static func value(from text: String, for key: ConfigKey) -> TOMLValue {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespaces()
         if trimmed.hasSuffix("%"), let percent = Double(trimmed.dropLast()) { return .float(percent / 100) }
         if case .array = key.value(in: VoicedConfig()) {
             if trimmed.hasPrefix("["), let entry = try? TOMLParser.parse("v = \(trimmed)").first { return entry.value }
-            return .array(trimmed.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != .string("") })
+            return .array(trimmed.split(separator: ",").map { .string($0.trimmingWhitespaces()) }.filter { $0 != .string("") })
         }
         if case .string = key.value(in: VoicedConfig()) {
             if trimmed.hasPrefix("\""), let entry = try? TOMLParser.parse("v = \(trimmed)").first { return entry.value }
@@ -166,19 +168,24 @@ public final class SettingsStore: Sendable {
         writer.withLock { count in
             count += 1
             let body = renderedOverrides()
-            let directory = (file as NSString).deletingLastPathComponent
+            let directory = PathText.directory(of: file)
             let temporary = "\(file).\(getpid()).\(count).tmp"
+            let failure: String?
             do {
                 if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
                 try body.write(toFile: temporary, atomically: false, encoding: .utf8)
-                guard rename(temporary, file) == 0 else {
-                    let reason = String(cString: strerror(errno))
+                if rename(temporary, file) == 0 {
+                    failure = nil
+                } else {
+                    failure = String(cString: strerror(errno))
                     unlink(temporary)
-                    throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: reason])
                 }
             } catch {
+                failure = FileErrorText.describe(error)
+            }
+            if let failure {
                 logger.error("the setting applies now but could not be saved; it is lost at the next restart",
-                             metadata: ["file": "\(file)", "error": "\(error.localizedDescription)"])
+                             metadata: ["file": "\(file)", "error": "\(failure)"])
             }
         }
     }

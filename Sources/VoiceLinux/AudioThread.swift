@@ -1,30 +1,61 @@
-import Foundation
+import Glibc
 import Synchronization
 
 /// A flag one thread raises and another waits for, with a timeout.
 final class WakeSignal: @unchecked Sendable {
-    // @unchecked: `raised` and `latched` are only touched with `condition` locked.
-    private let condition = NSCondition()
+    // @unchecked: `raised` and `latched` are only touched with `mutex` locked. The pthread mutex
+    // and condition live at fixed addresses of their own, as pthread requires.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var raised = false
     private var latched = false
 
+    init() {
+        mutex.initialize(to: pthread_mutex_t())
+        _ = pthread_mutex_init(mutex, nil)
+        // Timed waits measure on the monotonic clock, so a change of the wall clock (NTP after
+        // boot) neither cuts nor stretches them.
+        var attributes = pthread_condattr_t()
+        _ = pthread_condattr_init(&attributes)
+        _ = pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        condition.initialize(to: pthread_cond_t())
+        _ = pthread_cond_init(condition, &attributes)
+        _ = pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        _ = pthread_cond_destroy(condition)
+        _ = pthread_mutex_destroy(mutex)
+        condition.deinitialize(count: 1)
+        condition.deallocate()
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
     /// Wakes the waiter (or the next one to wait). `permanently` keeps it raised for good.
     func raise(permanently: Bool = false) {
-        condition.lock()
+        _ = pthread_mutex_lock(mutex)
         raised = true
         if permanently { latched = true }
-        condition.broadcast()
-        condition.unlock()
+        _ = pthread_cond_broadcast(condition)
+        _ = pthread_mutex_unlock(mutex)
     }
 
     /// Waits until raised or until `timeout` has passed; returns whether it was raised, and
     /// lowers it again (unless raised permanently).
     @discardableResult
     func wait(timeout: Duration) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
+        _ = pthread_mutex_lock(mutex)
+        defer { _ = pthread_mutex_unlock(mutex) }
         if !raised {
-            _ = condition.wait(until: Date(timeIntervalSinceNow: max(0, timeout.seconds)))
+            var deadline = timespec()
+            _ = clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let (seconds, attoseconds) = max(timeout, .zero).components
+            let nanoseconds = Int64(deadline.tv_nsec) + attoseconds / 1_000_000_000
+            deadline.tv_sec += Int(seconds) + Int(nanoseconds / 1_000_000_000)
+            deadline.tv_nsec = Int(nanoseconds % 1_000_000_000)
+            // Until raised or timed out (a spurious wake-up waits on).
+            while !raised, pthread_cond_timedwait(condition, mutex, &deadline) == 0 {}
         }
         let was = raised
         if !latched { raised = false }
@@ -33,9 +64,9 @@ final class WakeSignal: @unchecked Sendable {
 
     /// Waits until raised, however long it takes.
     func waitForever() {
-        condition.lock()
-        defer { condition.unlock() }
-        while !raised { condition.wait() }
+        _ = pthread_mutex_lock(mutex)
+        defer { _ = pthread_mutex_unlock(mutex) }
+        while !raised { _ = pthread_cond_wait(condition, mutex) }
         if !latched { raised = false }
     }
 }

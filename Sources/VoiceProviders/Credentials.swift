@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import VoiceCore
 
 /// A secret (an API key). It never prints itself: `description`, `debugDescription`, string
 /// interpolation, `dump` and `Mirror` all show `<redacted>`, and it is not `Codable`, so it cannot
@@ -9,7 +11,7 @@ public struct Secret: Equatable, Sendable, CustomStringConvertible, CustomDebugS
     /// Wraps `value`, trimmed of surrounding white space (files often end in a newline).
     /// Returns nil for an empty value.
     public init?(_ value: String) {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmingWhitespacesAndNewlines()
         guard !trimmed.isEmpty else { return nil }
         self.value = trimmed
     }
@@ -20,12 +22,27 @@ public struct Secret: Equatable, Sendable, CustomStringConvertible, CustomDebugS
     /// `text` with every occurrence of the secret replaced by `<redacted>` (for server messages
     /// that echo a key back).
     public func redact(_ text: String) -> String {
-        text.replacingOccurrences(of: value, with: "<redacted>")
+        text.replacingEvery(value, with: "<redacted>")
     }
 
     public var description: String { "<redacted>" }
     public var debugDescription: String { "Secret(<redacted>)" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+/// File errors in words, without full Foundation's `localizedDescription`.
+public enum FileErrorText {
+    /// Why a file could not be read or written: the system's message for the errno behind it
+    /// ("Permission denied"), or that the file is not UTF-8 text.
+    public static func describe(_ error: any Error) -> String {
+        if let cocoa = error as? CocoaError {
+            if let posix = cocoa.underlying as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+            if cocoa.code == .fileReadCorruptFile || cocoa.code == .fileReadInapplicableStringEncoding {
+                return "the file is not UTF-8 text"
+            }
+        }
+        return "\(error)"
+    }
 }
 
 /// Why a credential could not be read.
@@ -70,7 +87,7 @@ public struct CredentialSource: Sendable {
                     let text = try String(contentsOfFile: path, encoding: .utf8)
                     if let secret = Secret(text) { return secret }
                 } catch {
-                    throw .unreadable(path: path, reason: "\(error.localizedDescription)")
+                    throw .unreadable(path: path, reason: FileErrorText.describe(error))
                 }
             }
             return nil  // under systemd, keys come only from credentials

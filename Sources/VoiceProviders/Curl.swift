@@ -10,6 +10,8 @@ public enum CurlError: Error, Equatable, Sendable, CustomStringConvertible {
     case multi(call: String, code: Int, message: String)
     /// The HTTP loop has been shut down (the daemon is stopping): no transfer runs any more.
     case stopped
+    /// The HTTP loop's thread could not be started (the system is out of threads or memory).
+    case threadStart(String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum CurlError: Error, Equatable, Sendable, CustomStringConvertible {
         case .easy(let call, let code, let message): "libcurl: \(call) failed with CURLcode \(code): \(message)"
         case .multi(let call, let code, let message): "libcurl: \(call) failed with CURLMcode \(code): \(message)"
         case .stopped: "the HTTP loop has been shut down"
+        case .threadStart(let reason): "the HTTP loop cannot start: \(reason)"
         }
     }
 }

@@ -1,9 +1,10 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 import Synchronization
 import VoiceCore
+import VoiceSupport
 
 /// An HTTP request for the ``CurlLoop``. Its header lines may hold secrets: it is never logged
 /// and deliberately has no description.
@@ -41,7 +42,7 @@ public struct ResponseHead: Equatable, Sendable {
     /// The media type of `Content-Type`, lower-cased, without parameters (`text/event-stream`).
     public var mediaType: String? {
         header("content-type").map { $0.split(separator: ";", maxSplits: 1).first.map(String.init) ?? $0 }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            .map { $0.trimmingWhitespaces().lowercased() }
     }
 
     public static func == (lhs: ResponseHead, rhs: ResponseHead) -> Bool {
@@ -147,7 +148,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     fileprivate func header(_ line: UnsafeRawBufferPointer) -> Bool {
         guard !isCancelled else { return false }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .newlines)
+        let text = String(decoding: line, as: UTF8.self).trimmingNewlines()
         if text.hasPrefix("HTTP/") {
             // A new status line (after "100 Continue" or an informational response) starts over.
             let parts = text.split(separator: " ", maxSplits: 2)
@@ -159,8 +160,8 @@ final class CurlTransfer: @unchecked Sendable {
                 return handlers.onResponse(ResponseHead(status: status, headers: headers))
             }
         } else if let colon = text.firstIndex(of: ":") {
-            let name = text[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let name = text[..<colon].trimmingWhitespaces().lowercased()
+            let value = text[text.index(after: colon)...].trimmingWhitespaces()
             headers.append((name, value))
         }
         return true
@@ -292,13 +293,13 @@ private final class CurlLoopCore: @unchecked Sendable {
             return
         }
         if startThread {
-            let thread = Thread { [self] in
-                // Set from the thread itself: on Linux, a name given before start() never
-                // reaches the OS thread (`top -H` would show its creator's name).
-                Thread.current.name = "voiced-curl"
-                run()
+            do {
+                try NamedThread.detach(name: "voiced-curl") { [self] in run() }
+            } catch {
+                logger.error("cannot start the HTTP loop", metadata: ["error": "\(error)"])
+                failAllPending(.threadStart(error.description))
+                return
             }
-            thread.start()
         }
         multi?.wakeup()
     }

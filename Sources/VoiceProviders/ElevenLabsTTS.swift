@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 import VoiceCore
@@ -79,8 +79,11 @@ public final class ElevenLabsTTS: TextToSpeech, @unchecked Sendable {
         }
 
         func check() throws(ProviderSetupError) {
-            let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-"))
-            guard !voiceID.isEmpty, voiceID.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+            // ASCII letters and digits, `_` and `-`.
+            let allowed = { (scalar: Unicode.Scalar) in
+                ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_" || scalar == "-"
+            }
+            guard !voiceID.isEmpty, voiceID.unicodeScalars.allSatisfy(allowed) else {
                 throw .invalidSetting(name: "voice_id", reason: "use the voice's id (letters, digits, _ and -), got '\(voiceID)'")
             }
             guard !modelID.isEmpty else { throw .invalidSetting(name: "model_id", reason: "is empty") }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import VoiceCore
 
 /// Why a provider could not be set up (bad configuration, refused URL, libcurl failure).
 public enum ProviderSetupError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -47,7 +48,7 @@ public struct Endpoint: Equatable, Sendable, CustomStringConvertible {
 
     /// Checks a base URL, or (`allowQuery`) a full request URL.
     init(_ string: String, allowQuery: Bool) throws(ProviderSetupError) {
-        let trimmed = string.trimmingCharacters(in: .whitespaces)
+        let trimmed = string.trimmingWhitespaces()
         guard let components = URLComponents(string: trimmed), let scheme = components.scheme?.lowercased() else {
             throw .invalidURL(url: string, reason: "not an absolute URL")
         }
@@ -72,7 +73,7 @@ public struct Endpoint: Equatable, Sendable, CustomStringConvertible {
 
     /// Whether connections stay on this machine: `localhost`, 127.0.0.0/8 or `::1`.
     public static func isLoopback(host: String) -> Bool {
-        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let name = host.lowercased().trimming(where: { $0 == "[" || $0 == "]" })
         if name == "localhost" || name == "localhost." || name == "::1" || name == "0:0:0:0:0:0:0:1" { return true }
         let octets = name.split(separator: ".", omittingEmptySubsequences: false)
         guard octets.count == 4, octets.first == "127" else { return false }

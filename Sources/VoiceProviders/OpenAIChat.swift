@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 import VoiceCore
@@ -310,7 +310,7 @@ private final class ChatStream: StreamConsumer, @unchecked Sendable {
         if let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(body)), let message = parsed.error?.message {
             text = message
         } else {
-            text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            text = String(decoding: body.prefix(300), as: UTF8.self).trimmingWhitespacesAndNewlines()
         }
         return apiKey?.redact(text) ?? text
     }

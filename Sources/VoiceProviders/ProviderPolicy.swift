@@ -106,7 +106,7 @@ public enum RetryAfter {
     /// The wait the header asks for, or nil if it does not parse. A date in the past is zero.
     /// - Parameter now: the current time in seconds since 1970 (only used for the date form).
     public static func parse(_ value: String, now: Double) -> Duration? {
-        let text = value.trimmingCharacters(in: .whitespaces)
+        let text = value.trimmingWhitespaces()
         if !text.isEmpty, text.allSatisfy(\.isASCIIDigit) {
             guard let seconds = Int64(text.prefix(9)) else { return nil }
             return .seconds(seconds)

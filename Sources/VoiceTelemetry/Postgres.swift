@@ -1,5 +1,7 @@
 import CLibPQ
-import Foundation
+import FoundationEssentials
+import Glibc
+import VoiceCore
 
 /// A failed libpq call: a connection that could not be made or broke, or a statement the server refused.
 public struct PostgresError: Error, Equatable, CustomStringConvertible {
@@ -98,7 +100,7 @@ public final class PostgresConnection {
 
     private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "" }
-        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(cString: message).trimmingWhitespacesAndNewlines()
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where the sync uploads batches. Used by one thread at a time.
 public protocol TelemetryUpstream: AnyObject {

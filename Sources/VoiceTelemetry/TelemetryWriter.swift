@@ -1,8 +1,10 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 import Synchronization
 import VoiceCore
+import VoiceSupport
 
 /// Settings of the on-device store's writer.
 public struct TelemetryWriterConfiguration: Sendable, Equatable {
@@ -262,13 +264,13 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             return !inbox.started
         }
         guard first else { return }
-        let thread = Thread { [self] in
-            // The OS thread's name (`top -H`): set from the thread itself (on Linux a name given
-            // before start() never reaches it), and at most 15 bytes, or Linux refuses it.
-            Thread.current.name = "voiced-sqlite"
-            threadMain()
+        do {
+            // The OS thread's name (`top -H`): at most 15 bytes.
+            try NamedThread.detach(name: "voiced-sqlite") { [self] in threadMain() }
+        } catch {
+            logger.error("the telemetry writer thread cannot start; nothing is recorded", metadata: ["error": "\(error)"])
+            finished()
         }
-        thread.start()
     }
 
     /// Writes everything queued (starting the thread if `start()` was never called), stops the
@@ -327,6 +329,11 @@ public final class TelemetryWriter: TelemetrySink, Service, @unchecked Sendable 
             }
             if stopping, inbox.withLock({ $0.queue.events.isEmpty && $0.queue.dropped == 0 }) { break }
         }
+        finished()
+    }
+
+    /// Releases everyone waiting in ``stop()``: the writer thread has ended (or never started).
+    private func finished() {
         let waiters = finish.withLock { state in
             state.done = true
             defer { state.waiters = [] }

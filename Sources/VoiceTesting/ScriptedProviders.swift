@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import VoiceCore
 
 /// An LLM that streams scripted replies on a manual clock: the first token `ttft` after the

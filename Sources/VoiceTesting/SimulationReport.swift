@@ -1,4 +1,3 @@
-import Foundation
 import VoiceCore
 import VoiceSupport
 
@@ -61,7 +60,7 @@ extension SimulationResult {
     public var text: String {
         var lines: [String] = []
         for entry in timeline {
-            let time = String(format: "%8.3fs", Double(entry.time.milliseconds) / 1000)
+            let time = Printf.format("%8.3fs", Double(entry.time.milliseconds) / 1000)
             let turn = entry.turn.map { "turn \($0)" } ?? ""
             let detail: String
             func s(_ key: String) -> String {
@@ -75,7 +74,7 @@ extension SimulationResult {
             switch entry.event {
             case "input":
                 let type = s("type")
-                detail = type == "partial" || type == "final" ? "user \(type): \"\(s("text"))\"" : "user \(type.replacingOccurrences(of: "_", with: " "))"
+                detail = type == "partial" || type == "final" ? "user \(type): \"\(s("text"))\"" : "user \(type.replacingEvery("_", with: " "))"
             case "state": detail = "\(s("from").uppercased()) → \(s("to").uppercased())  (\(s("cause")))"
             case "llm_start": detail = "LLM call \(s("call")) starts"
             case "llm_cancel": detail = "LLM call \(s("call")) cancelled (\(s("reason")))"
@@ -90,7 +89,7 @@ extension SimulationResult {
             case "debounce": detail = "debounce \(s("old_ms")) → \(s("new_ms")) ms (cancellation rate \(s("cancellation_rate")))"
             default: detail = entry.event
             }
-            lines.append("\(time)  \(turn.padding(toLength: 7, withPad: " ", startingAt: 0))  \(detail)")
+            lines.append("\(time)  \(turn.paddedWithSpaces(toLength: 7))  \(detail)")
         }
         lines.append("")
         for record in turns {
@@ -98,8 +97,8 @@ extension SimulationResult {
             lines.append("turn \(record.turn) [\(record.status.rawValue)] heard: \"\(record.userText)\"")
             lines.append("        spoke: \"\(record.spokenText)\"  (speech end → first audio: \(latency))")
         }
-        let rate = String(format: "%.0f%%", telemetry.cancellationRate * 100)
-        let average = telemetry.averageTurnLatencyMs.map { String(format: "%.0f ms", $0) } ?? "-"
+        let rate = Printf.format("%.0f%%", telemetry.cancellationRate * 100)
+        let average = telemetry.averageTurnLatencyMs.map { Printf.format("%.0f ms", $0) } ?? "-"
         lines.append("cancellation rate \(rate), average turn latency \(average), tokens wasted \(telemetry.tokensWasted), debounce \(debounce.wholeMilliseconds) ms")
         if violations.isEmpty {
             lines.append("invariants: no audio before COMMITTED, nothing of a cancelled or interrupted turn played: OK")

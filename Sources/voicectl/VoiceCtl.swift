@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import VoiceControl
 import VoiceCore
 import VoiceSupport
@@ -23,7 +24,7 @@ struct Connection: ParsableArguments {
         do {
             return try ControlClient(path: socket)
         } catch {
-            FileHandle.standardError.write(Data("voicectl: cannot reach the daemon at \(socket): \(error.description) (is voiced running, and are you in its group?)\n".utf8))
+            Printf.write("voicectl: cannot reach the daemon at \(socket): \(error.description) (is voiced running, and are you in its group?)\n", to: STDERR_FILENO)
             throw ExitCode(Exit.unreachable)
         }
     }
@@ -35,7 +36,7 @@ struct Connection: ParsableArguments {
             let result = try client.request(command)
             print(json ? result.serialized(indent: 2) : render(result))
         } catch let error as ControlError {
-            FileHandle.standardError.write(Data("voicectl: \(error.message)\n".utf8))
+            Printf.write("voicectl: \(error.message)\n", to: STDERR_FILENO)
             switch error.code {
             case .badArgument, .unknownCommand: throw ExitCode(Exit.badArgument)
             case .notPermitted: throw ExitCode(Exit.notPermitted)
@@ -81,7 +82,7 @@ func text(_ value: JSONValue?) -> String {
     switch value {
     case .string(let s)?: Escaping.escaped(s, as: .terminal)  // what the daemon heard or said, from outside
     case .int(let i)?: String(i)
-    case .double(let d)?: d == d.rounded() ? String(Int64(d)) : String(format: "%.3g", d)
+    case .double(let d)?: d == d.rounded() ? String(Int64(d)) : Printf.format("%.3g", d)
     case .bool(let b)?: b ? "yes" : "no"
     case .array(let items)?: items.map { text($0) }.joined(separator: ", ")
     case .null?, nil: "-"
@@ -121,7 +122,7 @@ struct Status: ParsableCommand {
             if case .array(let transitions)? = r["transitions"], !transitions.isEmpty {
                 lines.append("last transitions:")
                 for t in transitions {
-                    lines.append(String(format: "  %8.3fs  ", Double(text(t["t_ms"])).map { $0 / 1000 } ?? 0)
+                    lines.append(Printf.format("  %8.3fs  ", Double(text(t["t_ms"])).map { $0 / 1000 } ?? 0)
                                  + "\(text(t["from"]).uppercased()) → \(text(t["to"]).uppercased())  (\(text(t["cause"])))")
                 }
             }
@@ -161,7 +162,7 @@ struct Watch: ParsableCommand {
                 return true
             }
         } catch let error as ControlError {
-            FileHandle.standardError.write(Data("voicectl: \(error.message)\n".utf8))
+            Printf.write("voicectl: \(error.message)\n", to: STDERR_FILENO)
             throw ExitCode(Exit.daemonError)
         }
     }
@@ -169,7 +170,7 @@ struct Watch: ParsableCommand {
 
 /// Writes a line at once (unbuffered), so `voicectl watch | …` shows events as they happen.
 func emitLine(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    Printf.write(line + "\n", to: STDOUT_FILENO)
 }
 
 struct Settings: ParsableCommand {
@@ -199,7 +200,7 @@ struct Settings: ParsableCommand {
                 return pairs.map { name, value in
                     if value["source"] != nil {
                         let shown = text(value["value"])
-                        return "\(name.padding(toLength: width, withPad: " ", startingAt: 0)) \(shown.count >= 24 ? shown + " " : shown.padding(toLength: 24, withPad: " ", startingAt: 0)) (\(text(value["source"])))"
+                        return "\(name.paddedWithSpaces(toLength: width)) \(shown.count >= 24 ? shown + " " : shown.paddedWithSpaces(toLength: 24)) (\(text(value["source"])))"
                     }
                     return "\(name) = \(text(value))"
                 }.joined(separator: "\n")
@@ -241,8 +242,8 @@ struct History: ParsableCommand {
         try connection.run(.history(count: n)) { r in
             guard case .array(let turns)? = r["turns"], !turns.isEmpty else { return "no turns yet" }
             return turns.map { t in
-                let at = String(format: "%8.1fs", (Double(text(t["started_ms"])) ?? 0) / 1000)
-                let duration = String(format: "%5.1fs", (Double(text(t["duration_ms"])) ?? 0) / 1000)
+                let at = Printf.format("%8.1fs", (Double(text(t["started_ms"])) ?? 0) / 1000)
+                let duration = Printf.format("%5.1fs", (Double(text(t["duration_ms"])) ?? 0) / 1000)
                 let flag = t["interrupted"] == .bool(true) ? " INTERRUPTED" : ""
                 return "#\(text(t["turn"])) \(at) \(duration) latency \(text(t["latency_ms"])) ms [\(text(t["status"]))]\(flag)\n"
                     + "    heard: \"\(text(t["user_text"]))\"\n    said:  \"\(text(t["agent_text"]))\""
@@ -268,7 +269,7 @@ struct Metrics: ParsableCommand {
             if case .array(let items)? = r["recent_latencies_ms"] {
                 latencies = items.compactMap { if case .int(let i) = $0 { i } else { nil } }
             }
-            let rate = { if case .double(let d)? = r["cancellation_rate"] { String(format: "%.0f%%", d * 100) } else { "-" } }()
+            let rate = { if case .double(let d)? = r["cancellation_rate"] { Printf.format("%.0f%%", d * 100) } else { "-" } }()
             return [
                 "cancellation rate   \(rate) (\(text(r["cancellations"])) cancelled)",
                 "turn latency        \(text(r["avg_turn_latency_ms"])) ms average (speech end → first audio)",

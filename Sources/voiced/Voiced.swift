@@ -1,10 +1,12 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import VoiceDaemon
 import VoiceCore
 import VoiceLinux
 import VoiceProviders
+import VoiceSupport
 import VoiceTelemetry
 
 @main
@@ -60,7 +62,7 @@ func loadConfiguration(path: String) throws -> VoicedConfig {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("voiced: " + message + "\n").utf8))
+    Printf.write("voiced: " + message + "\n", to: STDERR_FILENO)
 }
 
 struct PrintDefaultConfig: ParsableCommand {
