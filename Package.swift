@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "VoiceLinux",
             dependencies: [
-                "VoiceCore", "VoiceDSP", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP",
+                "VoiceCore", "VoiceDSP", "VoiceSupport", "CALSA", "CGPIOD", "CSystemd", "CSpeexDSP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import Synchronization
 import VoiceCore
+import VoiceSupport
 
 // Blocking reads (a GPIO event fd, stdin) and the LED refresh loop each run on a thread of their
 // own, so they never hold a cooperative-pool thread of Swift concurrency. A thread sleeps in
@@ -11,37 +12,15 @@ import VoiceCore
 /// An OS thread running one closure, joined by ``join()``.
 public final class DedicatedThread: @unchecked Sendable {
     // @unchecked: `thread` is written once in `start` before the object is shared, then only read.
-    private var thread = pthread_t()
+    private let thread: pthread_t
     private let joined = Mutex(false)
 
-    private final class Context {
-        let name: String
-        let body: @Sendable () -> Void
-        init(name: String, body: @escaping @Sendable () -> Void) {
-            self.name = name
-            self.body = body
-        }
-    }
-
-    private init() {}
+    private init(thread: pthread_t) { self.thread = thread }
 
     /// Starts `body` on a new thread; `name` identifies it in errors and is the OS thread's name
     /// (`top -H`, `ps -L`, /proc/PID/task/TID/comm; Linux keeps its first 15 bytes).
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(ThreadStartError) -> DedicatedThread {
-        let handle = DedicatedThread()
-        let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
-        let result = pthread_create(&handle.thread, nil, { raw in
-            guard let raw else { return nil }
-            let context = Unmanaged<Context>.fromOpaque(raw).takeRetainedValue()
-            setCurrentThreadName(context.name)
-            context.body()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<Context>.fromOpaque(context).release()
-            throw ThreadStartError(name: name, code: result)
-        }
-        return handle
+        DedicatedThread(thread: try NamedThread.start(name: name, body))
     }
 
     /// Waits for the thread to end; later calls return at once. Called from the thread itself
@@ -61,28 +40,8 @@ public final class DedicatedThread: @unchecked Sendable {
     }
 }
 
-/// Names the calling OS thread, as `top -H` and `ps -L` show it (Linux keeps 15 bytes: a longer
-/// name is cut there rather than refused, as pthread_setname_np would). Glibc's module does not
-/// export `pthread_setname_np`; writing the thread's `comm` is the same, without Foundation.
-func setCurrentThreadName(_ name: String) {
-    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-    guard fd >= 0 else { return }
-    defer { close(fd) }
-    let bytes = Array(name.utf8.prefix(15))
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-}
-
 /// A thread could not be started (the system is out of threads or memory).
-public struct ThreadStartError: Error, Hashable, CustomStringConvertible {
-    /// The thread's name.
-    public let name: String
-    /// The error number pthread_create returned.
-    public let code: Int32
-
-    public var description: String {
-        "pthread_create(\(name)) failed: \(errnoDescription(code)); the system is out of threads or memory"
-    }
-}
+public typealias ThreadStartError = NamedThreadError
 
 /// A self-pipe that wakes a thread sleeping in poll(). (eventfd would do with one fd, but the
 /// Glibc module does not export it.)

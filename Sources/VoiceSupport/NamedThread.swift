@@ -1,9 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 
-// A named OS thread without Foundation's `Thread` (the daemon links FoundationEssentials only).
-// VoiceLinux has its own joinable `DedicatedThread`; this is for targets that must not depend on
-// VoiceLinux (the HTTP loop of VoiceProviders, the telemetry writer of VoiceTelemetry).
+// A named OS thread without Foundation's `Thread` (the daemon links FoundationEssentials only):
+// the one place voiced creates and names its threads. Detached here for the HTTP loop of
+// VoiceProviders and the telemetry writer of VoiceTelemetry; joinable through VoiceLinux's
+// `DedicatedThread` for the audio, LED, button and turn loops.
 
 /// Starts threads that nobody joins: like Foundation's `Thread.start()`, the thread is detached,
 /// and ends when its body returns.
@@ -20,28 +21,35 @@ public enum NamedThread {
     /// Runs `body` on a new detached thread whose OS name is `name` (`top -H`, `ps -L`,
     /// /proc/PID/task/TID/comm; Linux keeps its first 15 bytes).
     public static func detach(name: String, _ body: @escaping @Sendable () -> Void) throws(NamedThreadError) {
-        let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
-        let result = create(context)
-        guard result == 0 else {
-            Unmanaged<Context>.fromOpaque(context).release()
-            throw NamedThreadError(name: name, code: result)
-        }
+        _ = try create(name: name, detached: true, body)
     }
 
-    /// pthread_create for a detached thread running `context`; returns its error number.
-    private static func create(_ context: UnsafeMutableRawPointer) -> Int32 {
+    /// Runs `body` on a new joinable thread named `name`; whoever keeps the handle joins it (or
+    /// detaches it). VoiceLinux's `DedicatedThread` is that owner.
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(NamedThreadError) -> pthread_t {
+        try create(name: name, detached: false, body)
+    }
+
+    /// pthread_create with `body`, named on the new thread before it runs.
+    private static func create(name: String, detached: Bool, _ body: @escaping @Sendable () -> Void) throws(NamedThreadError) -> pthread_t {
+        let context = Unmanaged.passRetained(Context(name: name, body: body)).toOpaque()
         var attributes = pthread_attr_t()
         _ = pthread_attr_init(&attributes)
         defer { _ = pthread_attr_destroy(&attributes) }
-        _ = pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        _ = pthread_attr_setdetachstate(&attributes, Int32(detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE))
         var thread = pthread_t()
-        return pthread_create(&thread, &attributes, { raw in
+        let result = pthread_create(&thread, &attributes, { raw in
             guard let raw else { return nil }
             let context = Unmanaged<Context>.fromOpaque(raw).takeRetainedValue()
             NamedThread.setCurrentThreadName(context.name)
             context.body()
             return nil
         }, context)
+        guard result == 0 else {
+            Unmanaged<Context>.fromOpaque(context).release()
+            throw NamedThreadError(name: name, code: result)
+        }
+        return thread
     }
 
     /// Names the calling OS thread (Linux keeps 15 bytes: a longer name is cut there rather than

@@ -42,6 +42,16 @@ func report(_ name: String, _ value: Double, _ unit: String, _ note: String = ""
     print("  \(padded) \(number.leftPadded(to: 12)) \(unit)\(note.isEmpty ? "" : "   (\(note))")")
 }
 
+/// Prints the median, the 99th percentile and the worst of `samples`, in µs, as `what, median` ….
+func reportLatencies(_ what: String, _ samples: [Duration]) {
+    guard !samples.isEmpty else { return }
+    let sorted = samples.sorted()
+    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
+    report("\(what), median", microseconds(sorted[sorted.count / 2]), "µs")
+    report("\(what), 99th percentile", microseconds(sorted[sorted.count * 99 / 100]), "µs")
+    report("\(what), worst", microseconds(sorted[sorted.count - 1]), "µs")
+}
+
 extension String {
     func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
@@ -240,11 +250,8 @@ func commitBenchmark() {
         }
         runner.clock.runUntilIdle()
     }
-    samples.sort()
-    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
     print("commit: the commit-hold timer fires with the first sentence's audio held, to that audio handed to playback (\(samples.count) commits)")
-    report("commit → audio to playback, median", microseconds(samples[samples.count / 2]), "µs")
-    report("commit → audio to playback, 99th percentile", microseconds(samples[samples.count * 99 / 100]), "µs")
+    reportLatencies("commit → audio to playback", samples)
 }
 
 func controllerCostBenchmark() {
@@ -349,12 +356,8 @@ func turnLoopBenchmark() {
     }
     engine.stop()
     wake.signal()
-    latencies.sort()
-    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
     print("turn loop: a button press posted from another thread, handled on the loop thread (\(presses) presses)")
-    report("post → handled, median", microseconds(latencies[presses / 2]), "µs")
-    report("post → handled, 99th percentile", microseconds(latencies[presses * 99 / 100]), "µs")
-    report("post → handled, worst", microseconds(latencies[presses - 1]), "µs")
+    reportLatencies("post → handled", latencies)
 }
 
 // MARK: Microphone standby
@@ -406,12 +409,8 @@ func standbyBenchmark() {
         }
         _ = ring.read(maxCount: ring.fill)
     }
-    latencies.sort()
-    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
     print("microphone standby: the standby lifted, to the first frame in the ring (alsa-lib null PCM, \(wakes) wakes)")
-    report("lifted → first frame, median", microseconds(latencies[wakes / 2]), "µs")
-    report("lifted → first frame, 99th percentile", microseconds(latencies[wakes * 99 / 100]), "µs")
-    report("lifted → first frame, worst", microseconds(latencies[wakes - 1]), "µs")
+    reportLatencies("lifted → first frame", latencies)
 }
 
 // MARK: Stalled transfer teardown
@@ -508,12 +507,8 @@ func teardownBenchmark() {
         }
         latencies.append(closedAt - cancelled)
     }
-    latencies.sort()
-    func microseconds(_ d: Duration) -> Double { d.seconds * 1_000_000 }
     print("stalled transfer teardown: LLM call cancelled mid-stream, to the server seeing the connection closed (\(calls) calls)")
-    report("cancel → connection closed, median", microseconds(latencies[calls / 2]), "µs")
-    report("cancel → connection closed, 99th percentile", microseconds(latencies[calls * 99 / 100]), "µs")
-    report("cancel → connection closed, worst", microseconds(latencies[calls - 1]), "µs")
+    reportLatencies("cancel → connection closed", latencies)
 }
 
 // MARK: Registry
