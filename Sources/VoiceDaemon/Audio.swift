@@ -163,7 +163,7 @@ struct Microphone: Sendable {
     func service() -> ClosureService {
         switch backend {
         case .alsa(let c): ClosureService { try await untilShutdown { try await c.run() } }
-        case .wav(let c): ClosureService { try await untilShutdown { await c.run() } }
+        case .wav(let c): ClosureService { try await untilShutdown { try await c.runOnThread() } }
         }
     }
 

@@ -40,6 +40,9 @@ public final class WAVCapture: Sendable {
     private let standby = Atomic<Bool>(false)
     /// Wakes ``run()`` from its standby sleep.
     private let doorbell = Doorbell()
+    /// The thread of ``start()`` (the daemon's), and what wakes it early (the standby lifted, a stop).
+    private let loopThread = AudioLoopThread(name: "voiced-capture")
+    private let wake = WakeSignal()
     private let state = Mutex<(start: VoiceInstant?, frames: Int)>((nil, 0))
     private let room: Mutex<RoomHarness?>
     private let inRoom: Bool
@@ -105,7 +108,10 @@ public final class WAVCapture: Sendable {
     /// Stands by or captures again (``ALSACapture/setStandby(_:)``'s counterpart).
     public func setStandby(_ on: Bool) {
         standby.store(on, ordering: .relaxed)
-        if !on { doorbell.ring() }
+        if !on {
+            doorbell.ring()
+            wake.raise()
+        }
     }
 
     /// Sets the instant the timeline starts (the first call to ``produce(upTo:)`` or ``run()``
@@ -162,21 +168,50 @@ public final class WAVCapture: Sendable {
         }
     }
 
-    /// Delivers frames in real time until the task is cancelled.
+    /// One step of the real-time loop: writes the frames due and says when the next step falls
+    /// due (the next frame, or a second away while standing by, to beat the watchdog).
+    private func step() -> VoiceInstant {
+        produce(upTo: clock.now)
+        return isStandingBy ? clock.now + ALSACapture.standbyBeat : nextDeadline
+    }
+
+    /// Delivers frames in real time until the task is cancelled, paced by the injected clock (a
+    /// test's manual clock). The daemon uses ``start()``.
     public func run() async {
         begin(at: clock.now)
         while !Task.isCancelled {
-            produce(upTo: clock.now)
-            if isStandingBy {  // asleep until lifted, beating the watchdog every second
-                await doorbell.sleep(until: clock.now + ALSACapture.standbyBeat, clock: clock)
+            let next = step()
+            if isStandingBy {  // asleep until lifted
+                await doorbell.sleep(until: next, clock: clock)
                 continue
             }
             do {
-                try await clock.sleep(until: nextDeadline)
+                try await clock.sleep(until: next)
             } catch {
                 return  // cancelled
             }
         }
+    }
+
+    /// Delivers frames in real time on a thread of its own (`voiced-capture`), as ``ALSACapture``
+    /// does on a device: one wake-up per frame, none of Swift concurrency's pool. The clock must
+    /// be the system's (the thread sleeps in real time).
+    public func start() throws(ThreadStartError) {
+        begin(at: clock.now)
+        try loopThread.start { [self] in
+            while !loopThread.isStopping {
+                let delay = step() - clock.now
+                if delay > .zero { wake.wait(timeout: delay) }
+            }
+        }
+    }
+
+    /// Stops the thread of ``start()``; returns once it has finished.
+    public func stop() { loopThread.stop { wake.raise() } }
+
+    /// ``start()``, until the task is cancelled (for a service group).
+    public func runOnThread() async throws {
+        try await AudioLoopThread.run(start: { () throws(ThreadStartError) in try start() }, stop: stop)
     }
 
     /// Whole samples at 16 kHz in `duration`.

@@ -57,6 +57,30 @@ import VoiceTesting
         await task.value
     }
 
+    /// The daemon's way: a thread of its own named like ALSA's, paced in real time (this test
+    /// waits for real frames, as the ALSA tests on the null PCM do).
+    @Test func onItsOwnThreadItDeliversInRealTimeAndStandsBy() throws {
+        let ring = AudioRingBuffer()
+        let names = Collector<String>()
+        let capture = WAVCapture(clips: [WAVCapture.Clip(samples: Self.ramp(3200))], ring: ring, clock: SystemVoiceClock(),
+                                 frameObserver: { _ in
+                                     let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+                                     names.append(comm.trimmingCharacters(in: .whitespacesAndNewlines))
+                                 })
+        try capture.start()
+        defer { capture.stop() }
+        #expect(waitUntil { ring.statistics.written >= 3 * 320 })
+        #expect(names.all.first == "voiced-capture")
+        capture.setStandby(true)
+        #expect(waitUntil { capture.isStandingBy })
+        usleep(100_000)  // a frame in progress may still land
+        let standing = ring.statistics.written
+        usleep(200_000)
+        #expect(ring.statistics.written == standing, "frames were written while standing by")
+        capture.setStandby(false)
+        #expect(waitUntil { ring.statistics.written >= standing + 320 })
+    }
+
     @Test func overlappingClipsFollowOneAnother() {
         let ring = AudioRingBuffer()
         let capture = WAVCapture(clips: [WAVCapture.Clip(samples: Self.ramp(480)),
