@@ -27,7 +27,10 @@ public struct DeepgramConfiguration: Sendable, Equatable {
     public var utteranceEnd: Duration
     /// The length of each binary audio frame: 20 to 50 ms.
     public var frameDuration: Duration
-    /// How often the client looks at the ring buffer (at most `frameDuration`).
+    /// How often the client looks at the ring buffer while audio flows (at most `frameDuration`).
+    /// By default once per frame: polling twice per 40 ms frame doubled the pump's wake-ups
+    /// (issue 15's streaming CPU) for nothing but half a frame of latency on partials; a turn's
+    /// end does not wait for it (a `Finalize` wakes the pump at once and flushes what is left).
     public var pollInterval: Duration
     /// A `KeepAlive` goes out when no audio has been sent for this long (Deepgram closes an idle
     /// stream after about 10 s).
@@ -65,7 +68,7 @@ public struct DeepgramConfiguration: Sendable, Equatable {
         endpointing: Duration? = .milliseconds(300),
         utteranceEnd: Duration = .milliseconds(1000),
         frameDuration: Duration = .milliseconds(40),
-        pollInterval: Duration = .milliseconds(20),
+        pollInterval: Duration = .milliseconds(40),
         keepAliveInterval: Duration = .seconds(4),
         reconnectDelays: [Duration] = [.zero, .seconds(1), .seconds(2), .seconds(4), .seconds(8)],
         offlineRetryInterval: Duration = .seconds(30),
