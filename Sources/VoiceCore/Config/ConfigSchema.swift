@@ -174,7 +174,7 @@ extension VoicedConfig {
         .bool("turn.adaptive_debounce", \.turn.adaptive.enabled, live: true, "Adapt the debounce to the cancellation rate every 10 outcomes.").named("adaptive_debounce"),
         .double("turn.cancel_rate_raise_above", \.turn.adaptive.raiseAbove, 0.10...0.50, live: true, "A cancellation rate above this raises the debounce by 100 ms.").named("cancel_rate_raise_above"),
         .double("turn.cancel_rate_lower_below", \.turn.adaptive.lowerBelow, 0.10...0.50, live: true, "A cancellation rate below this lowers the debounce by 50 ms.").named("cancel_rate_lower_below"),
-        .bool("turn.always_listening", \.turn.alwaysListening, live: true, "Speech alone wakes the speaker; otherwise only the button does.").named("always_listening"),
+        .bool("turn.always_listening", \.turn.alwaysListening, live: true, "Speech alone wakes the speaker; otherwise only the button does, and the microphone stands by (captures nothing) until it is pressed.").named("always_listening"),
         .milliseconds("turn.follow_up_ms", \.turn.followUp, 0...30000, live: true, "After an answer, keep listening this long for a follow-up without the button (0: go idle).").named("follow_up_ms"),
         .milliseconds("turn.listen_timeout_ms", \.turn.listenTimeout, 1000...60000, live: true, "A wake that hears nothing goes back to idle after this long."),
         .milliseconds("turn.wait_cue_ms", \.turn.waitCue, 0...10000, live: true, "COMMITTED and still silent this long: a short wait earcon says the answer is coming (0: none). First audio normally comes well within a second."),
