@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import VoiceControl
 import VoiceCore
+import VoiceLinux
 import VoiceSupport
 #if canImport(Glibc)
 import Glibc
@@ -113,35 +114,6 @@ func setNonBlockingAndCloseOnExec(_ fd: Int32) {
     _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
 }
 
-/// Wakes the control thread from `poll` (a non-blocking pipe).
-final class Waker: Sendable {
-    let readEnd: Int32
-    let writeEnd: Int32
-
-    init() throws(SocketError) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw SocketError(call: "pipe", path: "", errno: errno) }
-        for fd in fds { setNonBlockingAndCloseOnExec(fd) }
-        readEnd = fds[0]
-        writeEnd = fds[1]
-    }
-
-    func wake() {
-        var byte: UInt8 = 1
-        _ = write(writeEnd, &byte, 1)  // a full pipe already wakes the thread
-    }
-
-    func drain() {
-        var buffer = [UInt8](repeating: 0, count: 256)
-        while buffer.withUnsafeMutableBytes({ read(readEnd, $0.baseAddress, $0.count) }) > 0 {}
-    }
-
-    deinit {
-        close(readEnd)
-        close(writeEnd)
-    }
-}
-
 /// The daemon's control socket: a Unix stream socket, mode 0660, group-owned by the configured
 /// group, speaking newline-delimited JSON (see `ControlProtocol`).
 ///
@@ -152,7 +124,7 @@ final class Waker: Sendable {
 /// Requests of one client are answered in order; a client that does not read its replies is not
 /// read from until it does.
 public final class ControlSocketServer: @unchecked Sendable {
-    // @unchecked: `loop` is set by `start` and taken by `stop`, under `lifecycle`; everything the
+    // @unchecked: the thread is set by `start` and taken by `stop`, under `lifecycle`; everything the
     // thread uses (connections, table) belongs to the thread.
     public let path: String
     public let limits: ControlLimits
@@ -160,7 +132,7 @@ public final class ControlSocketServer: @unchecked Sendable {
     private let handler: any ControlHandling
     private let logger: Logger
     private let clock: any VoiceClock
-    private let lifecycle = Mutex<(thread: pthread_t?, waker: Waker?)>((nil, nil))
+    private let lifecycle = Mutex<(thread: DedicatedThread?, waker: Waker?)>((nil, nil))
     private let stopping = Atomic<Bool>(false)
     private let count = Atomic<Int>(0)
 
@@ -215,31 +187,17 @@ public final class ControlSocketServer: @unchecked Sendable {
             waker = try Waker()
         } catch {
             close(fd)
-            throw error
+            throw SocketError(call: "pipe", path: path, errno: error.code)
         }
         stopping.store(false, ordering: .sequentiallyConsistent)
-        let body = Box { [self] in
-            NamedThread.setCurrentThreadName("voiced-control")  // the OS thread's name, as `top -H` shows it
-            serve(listener: fd, waker: waker)
-        }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(body).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<Box>.fromOpaque(context).release()
+        let thread: DedicatedThread
+        do {
+            thread = try DedicatedThread.start(name: "voiced-control") { [self] in serve(listener: fd, waker: waker) }
+        } catch {
             close(fd)
-            throw SocketError(call: "pthread_create", path: path, errno: result)
+            throw SocketError(call: "pthread_create", path: path, errno: error.code)
         }
         lifecycle.withLock { $0 = (thread, waker) }
-    }
-
-    private final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
     }
 
     /// Closes the socket and every connection, and waits for the thread to end.
@@ -251,11 +209,7 @@ public final class ControlSocketServer: @unchecked Sendable {
         guard let thread, let waker else { return }
         stopping.store(true, ordering: .sequentiallyConsistent)
         waker.wake()
-        if pthread_equal(thread, pthread_self()) != 0 {
-            pthread_detach(thread)
-        } else {
-            pthread_join(thread, nil)
-        }
+        thread.join()  // detaches instead when called from the thread itself
         unlink(path)
     }
 
@@ -290,7 +244,7 @@ public final class ControlSocketServer: @unchecked Sendable {
             let now = clock.now
             if let until = acceptPausedUntil, until <= now { acceptPausedUntil = nil }
             let order = connections.keys.sorted().compactMap { connections[$0] }
-            var fds = [pollfd(fd: waker.readEnd, events: Int16(POLLIN), revents: 0)]
+            var fds = [pollfd(fd: waker.fd, events: Int16(POLLIN), revents: 0)]
             fds.append(pollfd(fd: acceptPausedUntil == nil ? listener : -1, events: Int16(POLLIN), revents: 0))
             for connection in order {
                 // A client with replies it has not taken is not read from until it takes them.

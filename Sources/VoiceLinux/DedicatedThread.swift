@@ -43,14 +43,14 @@ public final class DedicatedThread: @unchecked Sendable {
 /// A thread could not be started (the system is out of threads or memory).
 public typealias ThreadStartError = NamedThreadError
 
-/// A self-pipe that wakes a thread sleeping in poll(). (eventfd would do with one fd, but the
-/// Glibc module does not export it.)
-final class Waker: Sendable {
+/// A self-pipe that wakes a thread sleeping in poll() (the button, the LEDs, the control socket).
+/// (eventfd would do with one fd, but the Glibc module does not export it.)
+public final class Waker: Sendable {
     /// The end to poll for POLLIN.
-    let fd: Int32
+    public let fd: Int32
     private let writeEnd: Int32
 
-    init() throws(WakerError) {
+    public init() throws(WakerError) {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw WakerError(code: errno) }
         for end in ends {
@@ -67,13 +67,13 @@ final class Waker: Sendable {
     }
 
     /// Makes ``fd`` readable until ``drain()``. Never blocks (a full pipe is already readable).
-    func wake() {
+    public func wake() {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
     }
 
     /// Clears every wake-up so far.
-    func drain() {
+    public func drain() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while read(fd, &buffer, buffer.count) > 0 {}
     }
