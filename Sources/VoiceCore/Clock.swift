@@ -58,6 +58,12 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
+    /// Whole microseconds in this duration (rounded toward zero).
+    public var wholeMicroseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
     /// This duration in seconds, as a floating-point number.
     public var seconds: Double {
         let (seconds, attoseconds) = components

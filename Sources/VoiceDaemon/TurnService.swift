@@ -136,10 +136,9 @@ public final class TurnService: Service, Sendable {
         let posted = ContinuousClock.now
         engine.post(input) { [weak self] in
             if let self, self.droppedPlayback.load(ordering: .relaxed) {
-                let elapsed = ContinuousClock.now - posted
                 self.logger.notice("barge-in: playback dropped", metadata: [
                     "event": "barge_in", "source": "\(source)", "turn": "\(self.current.turn.map(String.init) ?? "-")",
-                    "post_to_drop_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
+                    "post_to_drop_us": "\((ContinuousClock.now - posted).wholeMicroseconds)",
                 ])
             }
             handled?()
