@@ -38,8 +38,6 @@ public final class WAVCapture: Sendable {
     private let loopHeartbeat: Heartbeat?
     private let muted = Atomic<Bool>(false)
     private let standby = Atomic<Bool>(false)
-    /// Wakes ``run()`` from its standby sleep.
-    private let doorbell = Doorbell()
     /// The thread of ``start()`` (the daemon's), and what wakes it early (the standby lifted, a stop).
     private let loopThread = AudioLoopThread(name: "voiced-capture")
     private let wake = WakeSignal()
@@ -102,16 +100,13 @@ public final class WAVCapture: Sendable {
     }
 
     /// Whether the capture stands by: as a stopped device, the frames that fall due go by unheard
-    /// (not written, not processed) and ``run()`` sleeps instead of stepping every 20 ms.
+    /// (not written, not processed) and the loop sleeps instead of stepping every 20 ms.
     public var isStandingBy: Bool { standby.load(ordering: .relaxed) }
 
     /// Stands by or captures again (``ALSACapture/setStandby(_:)``'s counterpart).
     public func setStandby(_ on: Bool) {
         standby.store(on, ordering: .relaxed)
-        if !on {
-            doorbell.ring()
-            wake.raise()
-        }
+        if !on { wake.raise() }
     }
 
     /// Sets the instant the timeline starts (the first call to ``produce(upTo:)`` or ``run()``
@@ -176,17 +171,13 @@ public final class WAVCapture: Sendable {
     }
 
     /// Delivers frames in real time until the task is cancelled, paced by the injected clock (a
-    /// test's manual clock). The daemon uses ``start()``.
+    /// test's manual clock; a lifted standby takes effect at the next step). The daemon uses
+    /// ``start()``, which a lifted standby wakes at once.
     public func run() async {
         begin(at: clock.now)
         while !Task.isCancelled {
-            let next = step()
-            if isStandingBy {  // asleep until lifted
-                await doorbell.sleep(until: next, clock: clock)
-                continue
-            }
             do {
-                try await clock.sleep(until: next)
+                try await clock.sleep(until: step())
             } catch {
                 return  // cancelled
             }
