@@ -40,6 +40,10 @@ extension StringProtocol {
     /// (`trimmingCharacters(in: .whitespaces)`).
     public func trimmingWhitespaces() -> String { trimming(where: \.isBlank) }
 
+    /// Without leading and trailing Unicode White_Space (spaces, tabs, line breaks; not U+200B,
+    /// which Foundation's sets add): API keys, transcripts, typed commands.
+    public func trimmingUnicodeWhiteSpace() -> String { trimming(where: \.properties.isWhitespace) }
+
     /// Without leading and trailing line breaks (`trimmingCharacters(in: .newlines)`).
     public func trimmingNewlines() -> String { trimming(where: \.isLineBreak) }
 

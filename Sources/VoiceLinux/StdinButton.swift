@@ -26,7 +26,7 @@ public final class StdinButton: ButtonEvents, @unchecked Sendable {
     /// The gesture a typed line stands for: `b`, `short` or an empty line is a short press, `l` or
     /// `long` a long press (case and surrounding spaces ignored); anything else is nil.
     public static func gesture(forLine line: String) -> ButtonGesture? {
-        switch line.trimmingWhitespace().lowercased() {
+        switch line.trimmingUnicodeWhiteSpace().lowercased() {
         case "", "b", "short": .shortPress
         case "l", "long": .longPress
         default: nil
@@ -75,15 +75,5 @@ public final class StdinButton: ButtonEvents, @unchecked Sendable {
                 }
             }
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingWhitespace() -> String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return "" }
-        return String(scalars[first...last])
     }
 }

@@ -11,7 +11,7 @@ public struct DeepgramKey: Sendable, Hashable, CustomStringConvertible, CustomDe
     ///
     /// The error never contains the key.
     public init(_ value: String) throws(DeepgramError) {
-        let trimmed = value.trimmingWhitespace()
+        let trimmed = value.trimmingUnicodeWhiteSpace()
         guard !trimmed.isEmpty else { throw .missingAPIKey }
         // A header value must not hold control characters (CR/LF would split the request).
         guard trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
@@ -26,15 +26,4 @@ public struct DeepgramKey: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var description: String { "DeepgramKey(redacted)" }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
-}
-
-extension String {
-    /// The string without leading and trailing white space (no Foundation needed).
-    func trimmingWhitespace() -> String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })
-        else { return "" }
-        return String(scalars[first...last])
-    }
 }

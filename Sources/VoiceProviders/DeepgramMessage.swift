@@ -131,7 +131,7 @@ public enum DeepgramMessageParser {
             var events: [SpeechEvent] = []
             if !results.isFinal {
                 events.append(.partial(results.transcript))
-            } else if results.transcript.trimmingWhitespace().isEmpty {
+            } else if results.transcript.trimmingUnicodeWhiteSpace().isEmpty {
                 events.append(.partial(""))
             } else {
                 events.append(.final(
