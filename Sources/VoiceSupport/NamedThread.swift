@@ -4,7 +4,7 @@ import Glibc
 // A named OS thread without Foundation's `Thread` (the daemon links FoundationEssentials only):
 // the one place voiced creates and names its threads. Detached here for the HTTP loop of
 // VoiceProviders and the telemetry writer of VoiceTelemetry; joinable through VoiceLinux's
-// `DedicatedThread` for the audio, LED, button and turn loops.
+// `DedicatedThread` for the audio, LED, button, turn and control-socket loops.
 
 /// Starts threads that nobody joins: like Foundation's `Thread.start()`, the thread is detached,
 /// and ends when its body returns.

@@ -454,11 +454,11 @@ final class StallingServer: @unchecked Sendable {
                 let n = read(client, &buffer, buffer.count)
                 guard n > 0 else { break }
                 request += buffer[0..<n]
-                let text = String(decoding: request, as: UTF8.self)
-                if let end = text.range(of: "\r\n\r\n") {
-                    let length = text.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
-                        .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-                    if text.utf8.distance(from: end.upperBound.samePosition(in: text.utf8) ?? text.utf8.endIndex, to: text.utf8.endIndex) >= length { break }
+                if let end = request.firstRange(of: Array("\r\n\r\n".utf8)) {
+                    let head = String(decoding: request[..<end.lowerBound], as: UTF8.self).lowercased()
+                    let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                        .flatMap { Int($0.dropFirst("content-length:".count).trimmingWhitespaces()) } ?? 0
+                    if request.count - end.upperBound >= length { break }
                 }
             }
             let reply = Array((head + chunk).utf8)
